@@ -1,0 +1,694 @@
+# services.haproxy-k8s: HAProxy in front of a Kubernetes control plane.
+#
+# The options mirror the generator's input contract (docs/input-contract.md) field for field.
+# At build time `builtins.toJSON` of the generator's fields goes through
+# `haproxy-k8s-gen generate` and `haproxy -c -dW` in one derivation, so a bad option set fails
+# `nixos-rebuild` with the option's name instead of failing at service start. Nothing is read
+# back from that derivation at evaluation time (no import-from-derivation): the unit, /etc and
+# the firewall only refer to its output paths.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}: let
+  inherit (lib) mkOption types literalExpression literalMD;
+
+  cfg = config.services.haproxy-k8s;
+  prefix = "services.haproxy-k8s";
+
+  # Validation of names, addresses, durations and paths is the generator's job: it reports
+  # every problem at once, each with its option path. The types here catch what Nix itself
+  # can (ints, enums, bools, structure) with NixOS's own messages.
+  duration = types.str;
+
+  mkPortOption = default: description:
+    mkOption {
+      type = types.port;
+      inherit default description;
+      example = default;
+    };
+
+  nodeModule = {
+    options = {
+      name = mkOption {
+        type = types.str;
+        example = "k8s-master-1";
+        description = ''
+          Server name in HAProxy (stats page, logs, runtime API). Letters, digits, `_` and
+          `-`, not starting with `-`, at most 63 characters; unique within a cluster.
+        '';
+      };
+      address = mkOption {
+        type = types.str;
+        example = "192.168.8.10";
+        description = ''
+          IPv4 or IPv6 address, or DNS hostname, of the apiserver. Hostnames are resolved
+          at start and re-resolved at runtime (see {option}`${prefix}.resolvers`).
+        '';
+      };
+      port = mkOption {
+        type = types.port;
+        default = 6443;
+        description = "Port of the apiserver on this node.";
+      };
+      weight = mkOption {
+        type = types.ints.between 0 256;
+        default = 1;
+        description = "HAProxy server weight; 0 drains the node (no new connections).";
+      };
+      backup = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Use this node only when every non-backup node is DOWN.";
+      };
+    };
+  };
+
+  nodesOption = mkOption {
+    type = types.listOf (types.submodule nodeModule);
+    default = [];
+    example = literalExpression ''
+      [
+        { name = "k8s-master-1"; address = "192.168.8.10"; port = 6443; }
+        { name = "k8s-master-2"; address = "192.168.8.11"; port = 6443; }
+        { name = "k8s-master-3"; address = "192.168.8.12"; port = 6443; }
+      ]
+    '';
+    description = ''
+      The control-plane nodes (kube-apiservers) to balance over. May be empty: the frontend
+      then exists but has no server to forward to.
+    '';
+  };
+
+  bindAddressOption = mkOption {
+    type = types.str;
+    default = "*";
+    example = "192.168.8.1";
+    description = ''
+      IP literal the API frontend binds, or `*` (all IPv4 addresses) or `::` (all IPv4 and
+      IPv6 addresses).
+    '';
+  };
+
+  allowedSourcesOption = mkOption {
+    type = types.listOf types.str;
+    default = [];
+    example = ["192.168.8.0/24" "fd00:8::/64"];
+    description = ''
+      CIDRs that may reach the API frontend, enforced by an HAProxy ACL and, with
+      {option}`${prefix}.openFirewall`, by the firewall. Empty means anyone (the apiserver
+      authenticates its clients itself).
+    '';
+  };
+
+  clusterModule = {
+    options = {
+      frontendPort = mkPortOption 6443 "Port of this cluster's API frontend.";
+      bindAddress = bindAddressOption;
+      controlPlaneNodes = nodesOption;
+      allowedSources = allowedSourcesOption;
+    };
+  };
+
+  optionalPath = example: description:
+    mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      inherit example description;
+    };
+
+  # ---- what the generator reads: exactly the contract's fields ----------------------------
+  nodeJSON = n: {inherit (n) name address port weight backup;};
+  clusterJSON = c: {
+    inherit (c) frontendPort bindAddress allowedSources;
+    controlPlaneNodes = map nodeJSON c.controlPlaneNodes;
+  };
+  generatorInput = {
+    inherit (cfg) frontendPort bindAddress allowedSources statsPort;
+    controlPlaneNodes = map nodeJSON cfg.controlPlaneNodes;
+    clusters = lib.mapAttrs (_: clusterJSON) cfg.clusters;
+    stats = {
+      inherit (cfg.stats) enable bindAddress allowedSources uri prometheus refresh credentialsFile;
+    };
+    healthCheck = {
+      inherit (cfg.healthCheck) type path expectStatus interval fall rise caFile clientCertificate;
+    };
+    timeouts = {inherit (cfg.timeouts) connect client server tunnel clientFin check;};
+    inherit (cfg) balance onMarkedDown retries redispatch adminSocket maxConnections hardStopAfter;
+    log = {inherit (cfg.log) target facility level;};
+    resolvers = {inherit (cfg.resolvers) nameservers hold;};
+    firewall = {inherit (cfg.firewall) interface;};
+    extraConfig = {inherit (cfg.extraConfig) global defaults frontend backend stats;};
+  };
+
+  # The checker runs on the build platform; with a native build that is the configured
+  # package itself, so the version that will run is the version that checked the file.
+  checkHaproxy =
+    if pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform
+    then cfg.package
+    else pkgs.buildPackages.haproxy;
+
+  generated =
+    pkgs.runCommand "haproxy-k8s-config" {
+      generatorInput = builtins.toJSON generatorInput;
+      passAsFile = ["generatorInput"];
+      preferLocalBuild = true;
+      allowSubstitutes = false;
+    } ''
+      mkdir -p "$out"
+      ${lib.getExe' cfg.generatorPackage "haproxy-k8s-gen"} generate \
+        --option-prefix ${prefix} \
+        --input "$generatorInputPath" \
+        --out-dir "$out"
+      ${lib.optionalString cfg.checkConfig ''
+        ${lib.optionalString (cfg.stats.credentialsFile != null) ''
+          # Placeholders: the real credentials are read at runtime from the EnvironmentFile.
+          export HAPROXY_K8S_STATS_USER=check HAPROXY_K8S_STATS_PASSWORD=check
+        ''}
+        ${lib.getExe' checkHaproxy "haproxy"} -c -dW -f "$out/haproxy.cfg"
+      ''}
+    '';
+
+  # Every port we bind, for the capability decision and the services.haproxy clash check.
+  shorthandActive = cfg.controlPlaneNodes != [] || cfg.clusters == {};
+  binds =
+    lib.optional shorthandActive {
+      address = cfg.bindAddress;
+      port = cfg.frontendPort;
+      what = "${prefix}.frontendPort";
+    }
+    ++ lib.mapAttrsToList (name: c: {
+      address = c.bindAddress;
+      port = c.frontendPort;
+      what = "${prefix}.clusters.${name}.frontendPort";
+    })
+    cfg.clusters
+    ++ lib.optional cfg.stats.enable {
+      address =
+        if cfg.stats.bindAddress != null
+        then cfg.stats.bindAddress
+        else cfg.bindAddress;
+      port = cfg.statsPort;
+      what = "${prefix}.statsPort";
+    };
+  needsBindCapability = lib.any (b: b.port < 1024) binds;
+
+  # Best effort: the `bind ADDR:PORT[,ADDR:PORT...]` lines of services.haproxy's free-text
+  # config. A wildcard on either side clashes with any address on the same port.
+  wildcards = ["*" "" "0.0.0.0" "::" "[::]"];
+  normaliseAddress = a: lib.removeSuffix "]" (lib.removePrefix "[" a);
+  otherBinds = let
+    text = config.services.haproxy.config;
+    lines = lib.splitString "\n" (
+      if text == null
+      then ""
+      else text
+    );
+    bindArgs = lib.concatMap (l: let
+      m = builtins.match "[[:space:]]*bind[[:space:]]+([^[:space:]]+).*" l;
+    in
+      if m == null
+      then []
+      else lib.splitString "," (builtins.head m))
+    lines;
+    parse = arg: let
+      m = builtins.match "(.*):([0-9]+)" arg;
+    in
+      if m == null
+      then null
+      else {
+        address = builtins.elemAt m 0;
+        port = lib.toInt (builtins.elemAt m 1);
+      };
+  in
+    builtins.filter (b: b != null) (map parse bindArgs);
+  clashes = lib.filter (ours:
+    lib.any (theirs:
+      theirs.port
+      == ours.port
+      && (lib.elem theirs.address wildcards
+        || lib.elem ours.address wildcards
+        || normaliseAddress theirs.address == normaliseAddress ours.address))
+    otherBinds)
+  binds;
+
+  runDir = "/run/haproxy-k8s";
+  haproxyBin = lib.getExe' cfg.package "haproxy";
+  etcPath = "/etc/haproxy-k8s/haproxy.cfg";
+in {
+  options.services.haproxy-k8s = {
+    # ---- seed 004's interface, first and exactly as written there -------------------------
+    enable = lib.mkEnableOption "HAProxy as a load balancer for the Kubernetes API (control plane)";
+
+    frontendPort = mkPortOption 6443 "Port of the Kubernetes API frontend.";
+
+    bindAddress = bindAddressOption;
+
+    controlPlaneNodes = nodesOption;
+
+    statsPort = mkPortOption 8404 ''
+      Port of the statistics listener: the stats page at {option}`${prefix}.stats.uri` and
+      Prometheus metrics at `/metrics`.
+    '';
+
+    # ---- the rest of the generator's input ------------------------------------------------
+    allowedSources = allowedSourcesOption;
+
+    clusters = mkOption {
+      type = types.attrsOf (types.submodule clusterModule);
+      default = {};
+      example = literalExpression ''
+        {
+          cluster-1 = {
+            bindAddress = "192.168.9.1";
+            controlPlaneNodes = [
+              { name = "cp-1"; address = "192.168.9.10"; }
+              { name = "cp-2"; address = "192.168.9.11"; }
+            ];
+          };
+        }
+      '';
+      description = ''
+        Further clusters, each with its own API frontend and nodes. The top-level
+        `frontendPort`/`bindAddress`/`controlPlaneNodes`/`allowedSources` form the cluster
+        named `default` when `controlPlaneNodes` is non-empty or `clusters` is empty, so the
+        name `default` is reserved.
+      '';
+    };
+
+    stats = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Whether to serve the statistics page and `/metrics`.";
+      };
+      bindAddress = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "127.0.0.1";
+        description = "Address of the stats listener; `null` means {option}`${prefix}.bindAddress`.";
+      };
+      allowedSources = mkOption {
+        type = types.listOf types.str;
+        default = ["127.0.0.0/8" "::1/128" "10.0.0.0/8" "172.16.0.0/12" "192.168.0.0/16" "fc00::/7"];
+        example = ["192.168.8.0/24"];
+        description = ''
+          CIDRs that may read the stats page and metrics (HAProxy ACL and firewall source
+          filter). The default is loopback and private ranges; empty means anyone.
+        '';
+      };
+      uri = mkOption {
+        type = types.str;
+        default = "/stats";
+        description = "Path of the stats page.";
+      };
+      prometheus = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Serve HAProxy's built-in Prometheus exporter at `/metrics`.";
+      };
+      refresh = mkOption {
+        type = duration;
+        default = "10s";
+        description = "Auto-refresh interval of the stats page (HAProxy duration).";
+      };
+      credentialsFile = optionalPath "/run/secrets/haproxy-k8s-stats" ''
+        File (outside the Nix store) read by systemd as the unit's `EnvironmentFile`, holding
+        `HAPROXY_K8S_STATS_USER=` and `HAPROXY_K8S_STATS_PASSWORD=`. When set, the stats page
+        and `/metrics` require HTTP basic authentication. Give a string, not a Nix path
+        literal: a path literal would be copied into the world-readable store.
+      '';
+    };
+
+    healthCheck = {
+      type = mkOption {
+        type = types.enum ["https" "tls" "tcp"];
+        default = "https";
+        description = ''
+          `https`: TLS and `GET path`, expecting `expectStatus` (kube-apiserver fails
+          `/readyz` as soon as it starts shutting down); `tls`: TLS handshake only; `tcp`:
+          connect only (for apiservers whose health endpoints need authentication).
+        '';
+      };
+      path = mkOption {
+        type = types.str;
+        default = "/readyz";
+        description = "Request path of the `https` check.";
+      };
+      expectStatus = mkOption {
+        type = types.ints.between 100 599;
+        default = 200;
+        description = "HTTP status the `https` check expects.";
+      };
+      interval = mkOption {
+        type = duration;
+        default = "2s";
+        description = "Time between two checks of a node (HAProxy duration).";
+      };
+      fall = mkOption {
+        type = types.ints.between 1 100;
+        default = 3;
+        description = "Consecutive failed checks before a node is marked DOWN.";
+      };
+      rise = mkOption {
+        type = types.ints.between 1 100;
+        default = 2;
+        description = "Consecutive passed checks before a node is marked UP again.";
+      };
+      caFile = optionalPath "/etc/kubernetes/pki/ca.crt" ''
+        CA bundle to verify the apiservers' certificates with; `null` means `verify none`.
+      '';
+      clientCertificate = optionalPath "/var/lib/haproxy-k8s/health-client.pem" ''
+        PEM file with a client certificate and key for the check, for apiservers without
+        anonymous health endpoints. Must be readable by the service user and must not be in
+        the Nix store.
+      '';
+    };
+
+    timeouts = {
+      connect = mkOption {
+        type = duration;
+        default = "5s";
+        description = "HAProxy `timeout connect`.";
+      };
+      client = mkOption {
+        type = duration;
+        default = "20s";
+        description = "HAProxy `timeout client` (until the connection becomes a tunnel).";
+      };
+      server = mkOption {
+        type = duration;
+        default = "20s";
+        description = "HAProxy `timeout server`.";
+      };
+      tunnel = mkOption {
+        type = duration;
+        default = "1h";
+        description = ''
+          HAProxy `timeout tunnel`: how long an idle established connection (watch,
+          `logs -f`, `exec`) is kept. The apiserver ends watches after 30–60 minutes itself.
+        '';
+      };
+      clientFin = mkOption {
+        type = duration;
+        default = "10s";
+        description = "HAProxy `timeout client-fin` for half-closed connections.";
+      };
+      check = mkOption {
+        type = duration;
+        default = "5s";
+        description = "HAProxy `timeout check`.";
+      };
+    };
+
+    balance = mkOption {
+      type = types.enum ["leastconn" "roundrobin" "source" "first"];
+      default = "leastconn";
+      description = "Balance algorithm over the nodes of a cluster.";
+    };
+
+    onMarkedDown = mkOption {
+      type = types.enum ["shutdown-sessions" "none"];
+      default = "shutdown-sessions";
+      description = "What happens to open sessions of a node marked DOWN.";
+    };
+
+    retries = mkOption {
+      type = types.ints.between 0 100;
+      default = 3;
+      description = "Connection retries before giving up on a request.";
+    };
+
+    redispatch = mkOption {
+      type = types.bool;
+      default = true;
+      description = "`option redispatch`: retry a failed connection on another node.";
+    };
+
+    adminSocket = mkOption {
+      type = types.str;
+      default = "${runDir}/admin.sock";
+      description = ''
+        HAProxy runtime API socket (mode 660, group of the service, `expose-fd listeners`
+        for seamless reloads).
+      '';
+    };
+
+    maxConnections = mkOption {
+      type = types.ints.between 1 10000000;
+      default = 4000;
+      description = "HAProxy global `maxconn`.";
+    };
+
+    hardStopAfter = mkOption {
+      type = types.nullOr duration;
+      default = "15m";
+      description = ''
+        How long an old worker may keep serving its connections after a reload; `null`
+        means until they close.
+      '';
+    };
+
+    log = {
+      target = mkOption {
+        type = types.str;
+        default = "/dev/log";
+        description = "`/dev/log` (the journal), `stdout`, `stderr`, or an absolute socket path.";
+      };
+      facility = mkOption {
+        type = types.enum [
+          "kern"
+          "user"
+          "mail"
+          "daemon"
+          "auth"
+          "syslog"
+          "lpr"
+          "news"
+          "uucp"
+          "cron"
+          "auth2"
+          "ftp"
+          "ntp"
+          "audit"
+          "alert"
+          "cron2"
+          "local0"
+          "local1"
+          "local2"
+          "local3"
+          "local4"
+          "local5"
+          "local6"
+          "local7"
+        ];
+        default = "local0";
+        description = "Syslog facility of HAProxy's logs.";
+      };
+      level = mkOption {
+        type = types.enum ["emerg" "alert" "crit" "err" "warning" "notice" "info" "debug"];
+        default = "info";
+        description = "Maximum syslog level logged.";
+      };
+    };
+
+    resolvers = {
+      nameservers = mkOption {
+        type = types.listOf types.str;
+        default = [];
+        example = ["192.168.8.1" "192.168.8.2:53"];
+        description = "DNS servers (`IP` or `IP:port`) for hostname nodes; empty = /etc/resolv.conf.";
+      };
+      hold = mkOption {
+        type = duration;
+        default = "10s";
+        description = "How long a resolved address is kept while DNS fails.";
+      };
+    };
+
+    firewall.interface = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "vlan8";
+      description = "Restrict every generated firewall rule to this input interface.";
+    };
+
+    extraConfig = lib.genAttrs ["global" "defaults" "frontend" "backend" "stats"] (section:
+      mkOption {
+        type = types.lines;
+        default = "";
+        description = ''
+          Unvalidated lines appended to the `${section}` section${
+            lib.optionalString (section == "frontend" || section == "backend") " of every API ${section}"
+          }. `haproxy -c` still checks them at build time.
+        '';
+      });
+
+    # ---- NixOS integration ---------------------------------------------------------------
+    package = lib.mkPackageOption pkgs "haproxy" {};
+
+    generatorPackage = mkOption {
+      type = types.package;
+      default = pkgs.buildPackages.callPackage ./package.nix {};
+      defaultText = literalMD "this repository's `haproxy-k8s-gen` built for the build platform (the flake's module uses the flake's own package)";
+      description = ''
+        Package providing `haproxy-k8s-gen`, run at build time to render and validate the
+        configuration. It runs on the build platform.
+      '';
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Add the generated rules (API frontends and stats port, with their source filters and
+        interface) to the NixOS firewall: the nftables backend includes the generated rule file
+        in `networking.firewall.extraInputRules`; the iptables backend sources the generated
+        script from `networking.firewall.extraCommands`.
+      '';
+    };
+
+    checkConfig = mkOption {
+      type = types.bool;
+      default =
+        cfg.healthCheck.clientCertificate
+        == null
+        && (cfg.healthCheck.caFile == null || lib.hasPrefix builtins.storeDir cfg.healthCheck.caFile);
+      defaultText = literalMD "`true` unless a health-check client certificate or a CA file outside the Nix store is configured";
+      description = ''
+        Run `haproxy -c -dW` on the generated file at build time. HAProxy loads certificate
+        files while checking, and files outside the Nix store are not visible in the build
+        sandbox, so this is off by default when such files are configured. The generator's own
+        validation always runs.
+      '';
+    };
+
+    generatedConfig = mkOption {
+      type = types.package;
+      readOnly = true;
+      internal = true;
+      default = generated;
+      defaultText = literalMD "the derivation holding `haproxy.cfg` and the firewall rules";
+      description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables`.";
+    };
+
+    generatorInput = mkOption {
+      type = types.attrs;
+      readOnly = true;
+      internal = true;
+      default = generatorInput;
+      defaultText = literalMD "the generator's fields of this option set";
+      description = "What `builtins.toJSON` hands to `haproxy-k8s-gen` (exposed for tests).";
+    };
+  };
+
+  config = lib.mkIf cfg.enable (lib.mkMerge [
+    {
+      assertions = [
+        {
+          assertion = !(config.services.haproxy.enable or false) || clashes == [];
+          message = ''
+            services.haproxy-k8s and services.haproxy both bind ${
+              lib.concatMapStringsSep ", " (b: "${b.address}:${toString b.port} (${b.what})") clashes
+            }. Change one of them: two HAProxy instances cannot share an address and port.
+          '';
+        }
+      ];
+
+      warnings =
+        lib.optional (cfg.openFirewall && config.networking.firewall.enable && config.networking.firewall.backend == "firewalld")
+        "services.haproxy-k8s.openFirewall has no effect with the firewalld backend; open ${
+          lib.concatMapStringsSep ", " (b: "${toString b.port}/tcp") binds
+        } in firewalld yourself.";
+
+      # A stable path: a changed configuration changes only the reload trigger below, so
+      # switch-to-configuration reloads the unit (hitless) instead of restarting it.
+      environment.etc."haproxy-k8s/haproxy.cfg".source = "${generated}/haproxy.cfg";
+
+      users.users.haproxy-k8s = {
+        isSystemUser = true;
+        group = "haproxy-k8s";
+        description = "HAProxy for the Kubernetes API";
+      };
+      users.groups.haproxy-k8s = {};
+
+      systemd.services.haproxy-k8s = {
+        description = "HAProxy load balancer for the Kubernetes API";
+        documentation = ["https://docs.haproxy.org/"];
+        wants = ["network-online.target"];
+        after = ["network-online.target"];
+        wantedBy = ["multi-user.target"];
+        reloadTriggers = [generated];
+        serviceConfig = {
+          Type = "notify";
+          User = "haproxy-k8s";
+          Group = "haproxy-k8s";
+          EnvironmentFile = lib.mkIf (cfg.stats.credentialsFile != null) cfg.stats.credentialsFile;
+          # The master re-executes its own argv[0] on USR2: run it from a link under /run
+          # and repoint the link before a reload, so an upgraded package is picked up.
+          ExecStartPre = [
+            "${pkgs.coreutils}/bin/ln -sf ${haproxyBin} ${runDir}/haproxy"
+            "${runDir}/haproxy -c -q -f ${etcPath}"
+          ];
+          ExecStart = "${runDir}/haproxy -Ws -f ${etcPath} -p ${runDir}/haproxy.pid";
+          ExecReload = [
+            "${haproxyBin} -c -q -f ${etcPath}"
+            "${pkgs.coreutils}/bin/ln -sf ${haproxyBin} ${runDir}/haproxy"
+            "${pkgs.coreutils}/bin/kill -USR2 $MAINPID"
+          ];
+          KillMode = "mixed";
+          SuccessExitStatus = "143";
+          Restart = "on-failure";
+          RestartSec = "2s";
+          RuntimeDirectory = "haproxy-k8s";
+          RuntimeDirectoryMode = "0750";
+          ReadWritePaths = lib.mkIf (!lib.hasPrefix "${runDir}/" cfg.adminSocket) [(builtins.dirOf cfg.adminSocket)];
+          StandardOutput = "journal";
+          StandardError = "journal";
+          SyslogIdentifier = "haproxy-k8s";
+          LimitNOFILE = 2 * cfg.maxConnections + 1024;
+
+          # Sandboxing.
+          NoNewPrivileges = true;
+          ProtectSystem = "strict";
+          ProtectHome = true;
+          PrivateTmp = true;
+          PrivateDevices = true;
+          ProtectKernelTunables = true;
+          ProtectKernelModules = true;
+          ProtectKernelLogs = true;
+          ProtectControlGroups = true;
+          ProtectClock = true;
+          ProtectHostname = true;
+          ProtectProc = "invisible";
+          RestrictNamespaces = true;
+          RestrictRealtime = true;
+          RestrictSUIDSGID = true;
+          LockPersonality = true;
+          RemoveIPC = true;
+          UMask = "0007";
+          RestrictAddressFamilies = ["AF_UNIX" "AF_INET" "AF_INET6"];
+          SystemCallArchitectures = "native";
+          SystemCallFilter = ["~@cpu-emulation @debug @keyring @module @mount @obsolete @raw-io @reboot @swap"];
+          CapabilityBoundingSet = lib.optionals needsBindCapability ["CAP_NET_BIND_SERVICE"];
+          AmbientCapabilities = lib.optionals needsBindCapability ["CAP_NET_BIND_SERVICE"];
+        };
+      };
+    }
+
+    (lib.mkIf (cfg.openFirewall && config.networking.firewall.backend == "nftables") {
+      # nft accepts `include` inside a chain body: the generated rules land in the
+      # input-allow chain of table inet nixos-fw without being read at evaluation time.
+      networking.firewall.extraInputRules = ''
+        include "${generated}/firewall.nft"
+      '';
+    })
+
+    (lib.mkIf (cfg.openFirewall && config.networking.firewall.backend == "iptables") {
+      networking.firewall.extraCommands = ''
+        . ${generated}/firewall.iptables
+      '';
+    })
+  ]);
+}
