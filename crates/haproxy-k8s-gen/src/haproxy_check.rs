@@ -1,0 +1,45 @@
+//! `--haproxy-check`: the real `haproxy -c -dW` on the generated config before anything is written.
+
+use crate::exit;
+use std::io::Write;
+use std::process::Command;
+
+/// Placeholders so a config that reads stats credentials from the environment can be checked.
+const PLACEHOLDER_ENV: [(&str, &str); 2] = [
+    (haproxy_k8s::STATS_USER_VARIABLE, "check-user"),
+    (haproxy_k8s::STATS_PASSWORD_VARIABLE, "check-password"),
+];
+
+pub fn check(config: &str) -> Result<(), u8> {
+    let mut file = tempfile::Builder::new()
+        .prefix("haproxy-k8s-check.")
+        .suffix(".cfg")
+        .tempfile()
+        .map_err(|error| {
+            eprintln!("haproxy-k8s-gen: cannot create a temporary file for haproxy -c: {error}");
+            exit::IO
+        })?;
+    file.write_all(config.as_bytes()).map_err(|error| {
+        eprintln!("haproxy-k8s-gen: cannot write the temporary config: {error}");
+        exit::IO
+    })?;
+    let mut command = Command::new("haproxy");
+    command.arg("-c").arg("-dW").arg("-f").arg(file.path());
+    for (name, value) in PLACEHOLDER_ENV {
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
+    let output = command.output().map_err(|error| {
+        eprintln!("haproxy-k8s-gen: --haproxy-check needs `haproxy` on PATH: {error}");
+        exit::IO
+    })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        eprintln!("haproxy-k8s-gen: haproxy -c -dW rejected the generated config:");
+        eprint!("{}", String::from_utf8_lossy(&output.stdout));
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        Err(exit::HAPROXY_REJECTED)
+    }
+}

@@ -1,0 +1,174 @@
+//! The validated plan: what the renderers draw from.
+//!
+//! Only `validate::validate` builds a `Plan` (fields are crate-private and the value types
+//! below have no public constructors), so every rendered file went through validation and
+//! renderers cannot fail. Every string in here is already known to be safe to print into
+//! the HAProxy config, nftables and sh without quoting surprises.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub(crate) clusters: Vec<ClusterPlan>,
+    pub(crate) stats: Option<StatsPlan>,
+    pub(crate) health: HealthPlan,
+    pub(crate) timeouts: TimeoutsPlan,
+    pub(crate) balance: &'static str,
+    pub(crate) shutdown_sessions_on_down: bool,
+    pub(crate) retries: u32,
+    pub(crate) redispatch: bool,
+    pub(crate) admin_socket: String,
+    pub(crate) max_connections: u32,
+    pub(crate) hard_stop_after: Option<Duration>,
+    pub(crate) log: LogPlan,
+    /// Present only when some node is addressed by hostname.
+    pub(crate) resolvers: Option<ResolversPlan>,
+    pub(crate) firewall_interface: Option<String>,
+    pub(crate) extra: ExtraPlan,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterPlan {
+    /// `[A-Za-z0-9_-]`: proxy names add a `.`, so no two clusters' proxies can collide.
+    pub(crate) name: String,
+    pub(crate) listener: Listener,
+    pub(crate) nodes: Vec<NodePlan>,
+    pub(crate) allowed_sources: Vec<IpNet>,
+    /// Full option path of the port, quoted in firewall comments.
+    pub(crate) port_option: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BindAddress {
+    /// `*`: every IPv4 address.
+    AnyIpv4,
+    /// `::`: every IPv6 and IPv4 address (`v4v6`).
+    AnyDualStack,
+    Ip(IpAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listener {
+    pub(crate) address: BindAddress,
+    pub(crate) port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodePlan {
+    pub(crate) name: String,
+    pub(crate) address: NodeAddress,
+    pub(crate) port: u16,
+    pub(crate) weight: u16,
+    pub(crate) backup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum NodeAddress {
+    Ip(IpAddr),
+    /// `[A-Za-z0-9.-]` only, resolved at runtime by the resolvers section.
+    Hostname(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StatsPlan {
+    pub(crate) listener: Listener,
+    pub(crate) allowed_sources: Vec<IpNet>,
+    pub(crate) uri: String,
+    pub(crate) prometheus: bool,
+    pub(crate) refresh: Duration,
+    pub(crate) require_credentials: bool,
+    pub(crate) port_option: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CheckKind {
+    Https { path: String, expect_status: u16 },
+    Tls,
+    Tcp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct HealthPlan {
+    pub(crate) kind: CheckKind,
+    pub(crate) interval: Duration,
+    pub(crate) fall: u32,
+    pub(crate) rise: u32,
+    pub(crate) ca_file: Option<String>,
+    pub(crate) client_certificate: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TimeoutsPlan {
+    pub(crate) connect: Duration,
+    pub(crate) client: Duration,
+    pub(crate) server: Duration,
+    pub(crate) tunnel: Duration,
+    pub(crate) client_fin: Duration,
+    pub(crate) check: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LogPlan {
+    /// `/dev/log`-style absolute path, `stdout` or `stderr`.
+    pub(crate) target: String,
+    pub(crate) facility: &'static str,
+    pub(crate) level: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ResolversPlan {
+    /// Empty: `parse-resolv-conf`.
+    pub(crate) nameservers: Vec<std::net::SocketAddr>,
+    pub(crate) hold: Duration,
+}
+
+/// Operator-supplied lines, checked only for bytes that would break the file's line structure.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExtraPlan {
+    pub(crate) global: Vec<String>,
+    pub(crate) defaults: Vec<String>,
+    pub(crate) frontend: Vec<String>,
+    pub(crate) backend: Vec<String>,
+    pub(crate) stats: Vec<String>,
+}
+
+/// A timeout in HAProxy's units, held in microseconds, printed in the largest exact unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration {
+    micros: u64,
+}
+
+impl Duration {
+    /// HAProxy stores timeouts as signed 32-bit milliseconds.
+    pub(crate) const MAX_MILLIS: u64 = 2_147_483_647;
+
+    pub(crate) fn from_micros(micros: u64) -> Self {
+        Self { micros }
+    }
+
+    pub fn as_micros(self) -> u64 {
+        self.micros
+    }
+}
+
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [(u64, &str); 5] = [
+            (86_400_000_000, "d"),
+            (3_600_000_000, "h"),
+            (60_000_000, "m"),
+            (1_000_000, "s"),
+            (1_000, "ms"),
+        ];
+        if self.micros == 0 {
+            return write!(f, "0ms");
+        }
+        for (size, unit) in UNITS {
+            if self.micros % size == 0 {
+                return write!(f, "{}{unit}", self.micros / size);
+            }
+        }
+        write!(f, "{}us", self.micros)
+    }
+}
