@@ -89,15 +89,16 @@ pub fn run() -> u8 {
             out_dir,
             haproxy_check,
         } => {
-            let outputs = match load(&common) {
-                Ok(outputs) => outputs,
+            let plan = match load(&common) {
+                Ok(plan) => plan,
                 Err(code) => return code,
             };
             if haproxy_check {
-                if let Err(code) = haproxy_check::check(&outputs.haproxy_cfg) {
+                if let Err(code) = haproxy_check::check(&plan) {
                     return code;
                 }
             }
+            let outputs = haproxy_k8s::render(&plan);
             match out_dir {
                 None => output::print_config(&outputs),
                 Some(dir) => output::write_all(&dir, &outputs),
@@ -106,13 +107,13 @@ pub fn run() -> u8 {
     }
 }
 
-/// Reads, validates and renders; errors are printed here.
-fn load(common: &Common) -> Result<haproxy_k8s::Outputs, u8> {
+/// Reads and validates; errors are printed here.
+fn load(common: &Common) -> Result<haproxy_k8s::Plan, u8> {
     let text = read_input(&common.input).map_err(|error| {
         eprintln!("haproxy-k8s-gen: cannot read {}: {error}", common.input);
         exit::IO
     })?;
-    haproxy_k8s::generate(&text, &common.option_prefix).map_err(|errors| {
+    haproxy_k8s::plan(&text, &common.option_prefix).map_err(|errors| {
         let count = errors.0.len();
         eprintln!(
             "haproxy-k8s-gen: {} invalid option{}:",

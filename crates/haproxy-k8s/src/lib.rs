@@ -62,6 +62,28 @@ pub fn firewall_rules(plan: &Plan) -> Vec<FirewallRule> {
     render::firewall::rules(plan)
 }
 
+/// Files the config reads when HAProxy starts (health-check CA and client certificate).
+/// They may not exist where the config is generated (the Nix build sandbox never has the
+/// secret ones), so a build-time check uses [`haproxy_cfg_for_offline_check`] instead.
+pub fn runtime_files(plan: &Plan) -> Vec<&str> {
+    let health = &plan.health;
+    health
+        .ca_file
+        .iter()
+        .chain(health.client_certificate.iter())
+        .map(String::as_str)
+        .collect()
+}
+
+/// The same config without the runtime files: checks verify nothing and present no client
+/// certificate. Only for `haproxy -c` where those files are absent; never to be served.
+pub fn haproxy_cfg_for_offline_check(plan: &Plan) -> String {
+    let mut offline = plan.clone();
+    offline.health.ca_file = None;
+    offline.health.client_certificate = None;
+    render::haproxy_cfg::render(&offline)
+}
+
 /// JSON option set → every output file.
 pub fn generate(input_json: &str, option_prefix: &str) -> Result<Outputs, InputErrors> {
     plan(input_json, option_prefix).map(|plan| render(&plan))

@@ -1,0 +1,146 @@
+//! Snapshot tests of every renderer, plus the real `haproxy -c -dW` on each config.
+//! Review changes with `cargo insta review` (or INSTA_UPDATE=always and `git diff`).
+
+mod common;
+
+use common::{example, haproxy_rejects};
+
+/// Every feature at once: two clusters, IPv6, a hostname, backups and weights, a TLS-only
+/// check, source filters, an interface, stats credentials and extra config.
+const KITCHEN_SINK: &str = r#"{
+  "bindAddress": "10.0.0.1",
+  "controlPlaneNodes": [
+    { "name": "cp-1", "address": "10.0.0.11" },
+    { "name": "cp-2", "address": "fd00::12", "port": 16443, "weight": 50 },
+    { "name": "cp-3", "address": "cp-3.k8s.internal", "backup": true }
+  ],
+  "allowedSources": ["10.0.0.0/24", "fd00::/64"],
+  "clusters": {
+    "edge": {
+      "bindAddress": "::",
+      "frontendPort": 7443,
+      "controlPlaneNodes": [{ "name": "edge-1", "address": "10.1.0.11" }]
+    }
+  },
+  "statsPort": 9000,
+  "stats": {
+    "bindAddress": "127.0.0.1",
+    "allowedSources": ["127.0.0.0/8"],
+    "uri": "/haproxy",
+    "prometheus": false,
+    "refresh": "30s",
+    "credentialsFile": "/run/secrets/haproxy-k8s-stats.env"
+  },
+  "healthCheck": { "type": "tls", "interval": "1500ms", "fall": 2, "rise": 1 },
+  "timeouts": { "connect": "3s", "tunnel": "2h" },
+  "balance": "roundrobin",
+  "onMarkedDown": "none",
+  "retries": 2,
+  "redispatch": false,
+  "hardStopAfter": null,
+  "log": { "target": "stdout", "facility": "daemon", "level": "notice" },
+  "resolvers": { "nameservers": ["10.0.0.53", "[fd00::53]:5353"], "hold": "30s" },
+  "firewall": { "interface": "vlan8" },
+  "extraConfig": { "global": "tune.bufsize 32768", "backend": "option log-health-checks" }
+}"#;
+
+fn outputs(json: &str) -> haproxy_k8s::Outputs {
+    haproxy_k8s::generate(json, "services.haproxy-k8s").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_haproxy_accepts(config: &str) {
+    if let Some(complaint) = haproxy_rejects(config) {
+        panic!("haproxy -c -dW rejected the config:\n{complaint}\n{config}");
+    }
+}
+
+#[test]
+fn seed_004() {
+    let out = outputs(&example("seed-004.json"));
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("seed_004_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("seed_004_firewall_json", out.firewall_json);
+    insta::assert_snapshot!("seed_004_firewall_nft", out.firewall_nft);
+    insta::assert_snapshot!("seed_004_firewall_iptables", out.firewall_iptables);
+}
+
+#[test]
+fn seed_004_module_example_with_every_node_commented_out() {
+    let json = r#"{"frontendPort": 6443, "bindAddress": "192.168.8.1", "controlPlaneNodes": [], "statsPort": 8404}"#;
+    let out = outputs(json);
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    assert!(out
+        .haproxy_cfg
+        .contains("backend k8s-nodes.default\n    mode tcp\n"));
+    assert!(!out.haproxy_cfg.contains("    server "));
+}
+
+#[test]
+fn multi_cluster_example() {
+    let out = outputs(&example("multi-cluster.json"));
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("multi_cluster_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("multi_cluster_firewall_nft", out.firewall_nft);
+}
+
+#[test]
+fn kitchen_sink() {
+    let out = outputs(KITCHEN_SINK);
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("kitchen_sink_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("kitchen_sink_firewall_json", out.firewall_json);
+    insta::assert_snapshot!("kitchen_sink_firewall_nft", out.firewall_nft);
+    insta::assert_snapshot!("kitchen_sink_firewall_iptables", out.firewall_iptables);
+}
+
+#[test]
+fn tcp_check_has_no_tls_settings() {
+    let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}], "healthCheck": {"type": "tcp"}}"#;
+    let out = outputs(json);
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    assert!(out
+        .haproxy_cfg
+        .contains("    server a 10.0.0.1:6443 check\n"));
+    assert!(!out.haproxy_cfg.contains("httpchk"));
+    assert!(!out.haproxy_cfg.contains("verify"));
+}
+
+#[test]
+fn output_is_deterministic() {
+    for json in [
+        example("seed-004.json"),
+        example("multi-cluster.json"),
+        KITCHEN_SINK.into(),
+    ] {
+        assert_eq!(outputs(&json), outputs(&json));
+    }
+}
+
+#[test]
+fn config_never_names_user_group_chroot_daemon_or_master_worker() {
+    for json in [
+        example("seed-004.json"),
+        example("multi-cluster.json"),
+        KITCHEN_SINK.into(),
+    ] {
+        let cfg = outputs(&json).haproxy_cfg;
+        for line in cfg.lines() {
+            let keyword = line.split_whitespace().next().unwrap_or("");
+            assert!(
+                ![
+                    "user",
+                    "group",
+                    "chroot",
+                    "daemon",
+                    "master-worker",
+                    "nbproc",
+                    "reqadd"
+                ]
+                .contains(&keyword)
+                    || (keyword == "user" && cfg.contains("userlist k8s-stats-users")),
+                "forbidden directive in: {line}"
+            );
+        }
+        assert!(cfg.ends_with('\n'));
+    }
+}
