@@ -671,8 +671,12 @@ in {
           RestrictAddressFamilies = ["AF_UNIX" "AF_INET" "AF_INET6"];
           SystemCallArchitectures = "native";
           SystemCallFilter = ["~@cpu-emulation @debug @keyring @module @mount @obsolete @raw-io @reboot @swap"];
-          CapabilityBoundingSet = lib.optionals needsBindCapability ["CAP_NET_BIND_SERVICE"];
-          AmbientCapabilities = lib.optionals needsBindCapability ["CAP_NET_BIND_SERVICE"];
+          # No capability at all unless a port below 1024 is bound.
+          CapabilityBoundingSet =
+            if needsBindCapability
+            then "CAP_NET_BIND_SERVICE"
+            else "";
+          AmbientCapabilities = lib.mkIf needsBindCapability "CAP_NET_BIND_SERVICE";
         };
       };
     }

@@ -1,0 +1,6 @@
+_: {
+  services.haproxy-k8s = {
+    enable = true;
+    controlPlaneNodes = [{address = "10.0.0.10";}];
+  };
+}

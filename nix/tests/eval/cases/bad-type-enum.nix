@@ -1,0 +1,6 @@
+_: {
+  services.haproxy-k8s = {
+    enable = true;
+    healthCheck.type = "http";
+  };
+}

@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# Nix evaluation tests for nix/module.nix (issue 3 §7). Runs without a Nix binary cache:
+#
+#   * every .nix file parses (nix-instantiate --parse), is alejandra-formatted (nixfmt-check,
+#     crates/nixfmt) and deadnix-clean;
+#   * the module is evaluated with nixpkgs' lib.evalModules (from <nixpkgs/lib>) plus stub
+#     declarations of the NixOS options it sets (nix/tests/eval/nixos-stubs.nix), for each option
+#     set in nix/tests/eval/cases/;
+#   * the JSON it hands the generator and the build script of its config derivation are taken
+#     from the evaluation and run here with the real haproxy-k8s-gen and the real `haproxy -c -dW`;
+#     the generated nftables/iptables rules are loaded into the NixOS firewall's chains inside a
+#     throwaway network namespace (when run as root);
+#   * bad option sets fail: type errors with NixOS's own message, semantic ones in the
+#     generator, each naming the option;
+#   * docs/nixos.md's options reference matches the module (`--update-docs` rewrites it) and the
+#     module's defaults match docs/input-contract.md.
+#
+# <nixpkgs/lib> is found the standard Nix way (NIX_PATH, or ~/.nix-defexpr/channels/nixpkgs).
+# Without it, or without nix-instantiate, the evaluation tests are reported as SKIPPED (exit 0).
+#
+# Environment: HAPROXY_K8S_GEN / NIXFMT_CHECK point at prebuilt binaries (else cargo builds
+# them into $CARGO_TARGET_DIR, default target/); HAPROXY (default: haproxy on PATH).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+update_docs=0
+for arg in "$@"; do
+  case "$arg" in
+    --update-docs) update_docs=1 ;;
+    -h | --help)
+      sed -n '2,24p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "usage: tests/nix-eval.sh [--update-docs]" >&2
+      exit 2
+      ;;
+  esac
+done
+
+skip() {
+  echo "############################################################################" >&2
+  echo "# SKIPPED: nix evaluation tests: $*" >&2
+  echo "############################################################################" >&2
+  exit 0
+}
+
+command -v nix-instantiate >/dev/null 2>&1 ||
+  skip "nix-instantiate not found (apt-get install nix-bin)"
+nixpkgs_lib="$(nix-instantiate --find-file nixpkgs/lib 2>/dev/null)" ||
+  skip "<nixpkgs/lib> not found on NIX_PATH (NIX_PATH=${NIX_PATH:-unset}); point NIX_PATH=nixpkgs=DIR at a nixpkgs or nixpkgs.lib checkout"
+
+failures=0
+passes=0
+pass() {
+  passes=$((passes + 1))
+  echo "ok   - $*"
+}
+fail() {
+  failures=$((failures + 1))
+  echo "FAIL - $*"
+}
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/haproxy-k8s-nix-eval.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "# nixpkgs lib: $nixpkgs_lib ($(nix-instantiate --eval -E '(import <nixpkgs/lib>).version' 2>/dev/null || echo '?'))"
+
+# ---- binaries ------------------------------------------------------------------------------
+target="${CARGO_TARGET_DIR:-$repo/target}"
+if [[ -z "${HAPROXY_K8S_GEN:-}" || -z "${NIXFMT_CHECK:-}" ]]; then
+  cargo build --quiet -p haproxy-k8s-gen -p nixfmt
+fi
+gen_bin="${HAPROXY_K8S_GEN:-$target/debug/haproxy-k8s-gen}"
+nixfmt_bin="${NIXFMT_CHECK:-$target/debug/nixfmt-check}"
+haproxy_bin="${HAPROXY:-$(command -v haproxy || true)}"
+[[ -x "$haproxy_bin" ]] || {
+  echo "haproxy not found (apt-get install haproxy)" >&2
+  exit 1
+}
+# Stand-ins for the store paths of the two packages the build script calls.
+mkdir -p "$tmp/gen/bin" "$tmp/haproxy/bin"
+ln -s "$(realpath "$gen_bin")" "$tmp/gen/bin/haproxy-k8s-gen"
+ln -s "$(realpath "$haproxy_bin")" "$tmp/haproxy/bin/haproxy"
+echo "# generator: $gen_bin; $("$haproxy_bin" -v | head -n1)"
+
+# ---- every .nix file: parses, alejandra-formatted, deadnix-clean ---------------------------
+mapfile -t nix_files < <(git ls-files --cached --others --exclude-standard -- '*.nix' | sort)
+parse_ok=1
+for f in "${nix_files[@]}"; do
+  if ! nix-instantiate --parse "$f" >/dev/null 2>"$tmp/parse.err"; then
+    parse_ok=0
+    fail "parse $f: $(cat "$tmp/parse.err")"
+  fi
+done
+((parse_ok)) && pass "all ${#nix_files[@]} .nix files parse"
+
+if "$nixfmt_bin" "${nix_files[@]}" >"$tmp/fmt.out" 2>&1; then
+  pass "alejandra-formatted ($(tail -n1 "$tmp/fmt.out"))"
+else
+  fail "alejandra formatting (fix with: $nixfmt_bin --write):"
+  sed 's/^/       /' "$tmp/fmt.out"
+fi
+
+deadnix_bin="$(command -v deadnix || echo "$HOME/.cargo/bin/deadnix")"
+if [[ -x "$deadnix_bin" ]]; then
+  if "$deadnix_bin" --fail "${nix_files[@]}" >"$tmp/deadnix.out" 2>&1; then
+    pass "deadnix-clean"
+  else
+    fail "deadnix:"
+    sed 's/^/       /' "$tmp/deadnix.out"
+  fi
+else
+  echo "# SKIPPED: deadnix check: deadnix not installed (cargo install deadnix)"
+fi
+
+# ---- evaluation ----------------------------------------------------------------------------
+evaluate() { # case-file -> $tmp/<name>.json, stderr in $tmp/<name>.err
+  local name
+  name="$(basename "$1" .nix)"
+  nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A result \
+    --arg case "$repo/$1" --argstr genDir "$tmp/gen" --argstr haproxyDir "$tmp/haproxy" \
+    >"$tmp/$name.json" 2>"$tmp/$name.err"
+}
+
+# Runs the config derivation's build script as Nix would (passAsFile, $out), with the real
+# generator and haproxy behind the stand-in store paths.
+build() { # name -> $tmp/<name>.out/, log in $tmp/<name>.build
+  local name="$1" json="$tmp/$1.json"
+  local work="$tmp/$name.work"
+  mkdir -p "$work"
+  jq -j .generatorInput "$json" >"$work/generatorInput"
+  jq -r .buildCommand "$json" >"$work/builder.sh"
+  (cd "$work" && env -i PATH="$PATH" HOME="$work" out="$tmp/$name.out" \
+    generatorInputPath="$work/generatorInput" bash -eu -o pipefail builder.sh) \
+    >"$tmp/$name.build" 2>&1
+}
+
+q() { jq -e "$2" "$tmp/$1.json" >/dev/null; }
+
+expect_ok() { # case-file: evaluates, no failed assertion, builds (generator + haproxy -c -dW)
+  local file="$1" name
+  name="$(basename "$file" .nix)"
+  if ! evaluate "$file"; then
+    fail "$name: evaluation failed:"
+    sed 's/^/       /' "$tmp/$name.err"
+    return 1
+  fi
+  if ! q "$name" '.failedAssertions == []'; then
+    fail "$name: failed assertions: $(jq -c .failedAssertions "$tmp/$name.json")"
+    return 1
+  fi
+  if ! build "$name"; then
+    fail "$name: build script failed:"
+    sed 's/^/       /' "$tmp/$name.build"
+    return 1
+  fi
+  pass "$name: evaluates; generator + haproxy -c -dW accept it"
+}
+
+check() { # name description jq-expression
+  if q "$1" "$3"; then pass "$1: $2"; else fail "$1: $2 ($3)"; fi
+}
+
+contains() { # name description file regex
+  if grep -Eq -- "$4" "$tmp/$1.out/$3"; then pass "$1: $2"; else fail "$1: $2 ($3 lacks /$4/)"; fi
+}
+
+# Loads the generated rules the way the NixOS firewall would, in a private network namespace.
+firewall_load() { # name
+  local name="$1" out="$tmp/$1.out" backend
+  backend="$(jq -r .firewall.backend "$tmp/$name.json")"
+  if [[ $(id -u) != 0 ]] || ! command -v unshare >/dev/null; then
+    echo "# SKIPPED: $name: loading firewall rules needs root and unshare"
+    return 0
+  fi
+  if [[ "$backend" == nftables ]]; then
+    command -v nft >/dev/null || {
+      echo "# SKIPPED: $name: nft not installed"
+      return 0
+    }
+    local rules
+    rules="$(jq -r .firewall.extraInputRules "$tmp/$name.json")"
+    rules="${rules//$(jq -r .generatedOutPath "$tmp/$name.json")/$out}"
+    # The shape of nixos/modules/services/networking/firewall-nftables.nix's input-allow chain.
+    cat >"$tmp/$name.ruleset.nft" <<EOF
+table inet nixos-fw {
+  chain input-allow {
+$rules
+  }
+}
+EOF
+    if unshare -n nft -f "$tmp/$name.ruleset.nft" 2>"$tmp/$name.nft.err"; then
+      pass "$name: nft loads the generated rules inside table inet nixos-fw chain input-allow"
+    else
+      fail "$name: nft rejects the generated rules: $(cat "$tmp/$name.nft.err")"
+    fi
+  else
+    local cmds
+    cmds="$(jq -r .firewall.extraCommands "$tmp/$name.json")"
+    cmds="${cmds//$(jq -r .generatedOutPath "$tmp/$name.json")/$out}"
+    # The chains and helper that nixos/modules/services/networking/firewall-iptables.nix's
+    # start script has set up before it runs extraCommands.
+    cat >"$tmp/$name.fw.sh" <<EOF
+set -e
+ip46tables() { iptables -w "\$@"; ip6tables -w "\$@"; }
+ip46tables -N nixos-fw-accept
+ip46tables -A nixos-fw-accept -j ACCEPT
+ip46tables -N nixos-fw
+$cmds
+iptables -S nixos-fw
+ip6tables -S nixos-fw
+EOF
+    if unshare -n sh "$tmp/$name.fw.sh" >"$tmp/$name.fw.out" 2>&1; then
+      pass "$name: iptables extraCommands load ($(grep -c -- '-j nixos-fw-accept' "$tmp/$name.fw.out") rules in nixos-fw)"
+    else
+      fail "$name: iptables extraCommands fail: $(cat "$tmp/$name.fw.out")"
+    fi
+  fi
+}
+
+expect_eval_error() { # case-file description regex...: evaluation fails with all regexes in stderr
+  local file="$1" what="$2" name
+  shift 2
+  name="$(basename "$file" .nix)"
+  if evaluate "$file"; then
+    fail "$name: evaluation succeeded, expected an error ($what)"
+    return
+  fi
+  local re
+  for re in "$@"; do
+    if ! grep -Eq -- "$re" "$tmp/$name.err"; then
+      fail "$name: error lacks /$re/:"
+      sed 's/^/       /' "$tmp/$name.err" | head -n 20
+      return
+    fi
+  done
+  pass "$name: $what: $(grep -E -m1 -- "$1" "$tmp/$name.err" 2>/dev/null || grep -m1 'error' "$tmp/$name.err")"
+}
+
+expect_build_error() { # case-file description regex...: evaluates, build fails, log matches
+  local file="$1" what="$2" name
+  shift 2
+  name="$(basename "$file" .nix)"
+  if ! evaluate "$file"; then
+    fail "$name: evaluation failed, expected a build-time error:"
+    sed 's/^/       /' "$tmp/$name.err"
+    return
+  fi
+  if build "$name"; then
+    fail "$name: build succeeded, expected a generator error ($what)"
+    return
+  fi
+  local re
+  for re in "$@"; do
+    if ! grep -Eq -- "$re" "$tmp/$name.build"; then
+      fail "$name: build log lacks /$re/:"
+      sed 's/^/       /' "$tmp/$name.build"
+      return
+    fi
+  done
+  pass "$name: $what: $(grep -E -m1 -- "$1" "$tmp/$name.build")"
+}
+
+cases=nix/tests/eval/cases
+
+# Seed 004 with its example nodes.
+if expect_ok $cases/seed-004.nix; then
+  n=seed-004
+  check $n "generator JSON has exactly the seed's fields and values" \
+    '.generatorInput | fromjson | .frontendPort == 6443 and .bindAddress == "192.168.8.1" and .statsPort == 8404
+     and ([.controlPlaneNodes[] | [.name, .address, .port]] == [["k8s-master-1","192.168.8.10",6443],["k8s-master-2","192.168.8.11",6443],["k8s-master-3","192.168.8.12",6443]])'
+  contains $n "haproxy.cfg binds 192.168.8.1:6443" haproxy.cfg '^ *bind 192\.168\.8\.1:6443'
+  contains $n "haproxy.cfg has the three nodes" haproxy.cfg 'server k8s-master-3 192\.168\.8\.12:6443'
+  contains $n "firewall.json opens 6443 and 8404" firewall.json '"port": 8404'
+  check $n "service runs haproxy -Ws from the stable /etc path, Type=notify" \
+    '.service.serviceConfig | .Type == "notify" and (.ExecStart | test("^/run/haproxy-k8s/haproxy -Ws -f /etc/haproxy-k8s/haproxy.cfg"))'
+  check $n "reload is USR2 to the master after relinking the binary" \
+    '.service.serviceConfig.ExecReload | (.[-1] | test("kill -USR2 \\$MAINPID$")) and (map(select(test("ln -sf .*/bin/haproxy /run/haproxy-k8s/haproxy$"))) | length == 1)'
+  check $n "a changed config reloads (reloadTriggers = the config derivation, /etc path stable)" \
+    '.service.reloadTriggers == [.generatedOutPath] and .etc["haproxy-k8s/haproxy.cfg"] == (.generatedOutPath + "/haproxy.cfg") and .service.reloadIfChanged == false'
+  check $n "no capability for ports >= 1024" \
+    '.service.serviceConfig | .CapabilityBoundingSet == "" and (has("AmbientCapabilities") | not)'
+  check $n "hardening (NoNewPrivileges, ProtectSystem=strict, PrivateTmp, PrivateDevices, address families)" \
+    '.service.serviceConfig | .NoNewPrivileges and .ProtectSystem == "strict" and .PrivateTmp and .PrivateDevices and .RestrictAddressFamilies == ["AF_UNIX","AF_INET","AF_INET6"] and .User == "haproxy-k8s" and .RuntimeDirectory == "haproxy-k8s"'
+  check $n "own system user and group" '.users["haproxy-k8s"] == {"isSystemUser": true, "group": "haproxy-k8s"} and (.groups | index("haproxy-k8s"))'
+  check $n "iptables backend: extraCommands sources the generated script" \
+    '.firewall.backend == "iptables" and .firewall.extraCommands == (". " + .generatedOutPath + "/firewall.iptables\n") and .firewall.extraInputRules == ""'
+  check $n "no stats placeholders without a credentials file" '.buildCommand | test("HAPROXY_K8S_STATS") | not'
+  firewall_load $n
+fi
+
+# Seed 004's module example literally: no nodes yet.
+if expect_ok $cases/seed-004-literal.nix; then
+  check seed-004-literal "empty controlPlaneNodes reaches the generator as []" '.generatorInput | fromjson | .controlPlaneNodes == []'
+  contains seed-004-literal "the API frontend still exists" haproxy.cfg '^ *bind 192\.168\.8\.1:6443'
+fi
+
+if expect_ok $cases/multi-cluster.nix; then
+  n=multi-cluster
+  contains $n "staging cluster frontend" haproxy.cfg 'bind 192\.168\.9\.1:6443'
+  contains $n "lab cluster frontend" haproxy.cfg 'bind 192\.168\.8\.1:7443'
+  contains $n "IPv6 node bracketed" haproxy.cfg 'stg-cp-2 \[fd00:9::11\]:6443'
+  contains $n "firewall rules restricted to vlan8" firewall.nft 'iifname "?vlan8"?'
+  check $n "nftables backend: extraInputRules includes the generated file, extraCommands empty" \
+    '.firewall.backend == "nftables" and .firewall.extraInputRules == ("include \"" + .generatedOutPath + "/firewall.nft\"\n") and .firewall.extraCommands == ""'
+  check $n "clusters reach the generator" '.generatorInput | fromjson | .clusters | keys == ["lab","staging"]'
+  firewall_load $n
+fi
+
+if expect_ok $cases/privileged-port.nix; then
+  n=privileged-port
+  check $n "CAP_NET_BIND_SERVICE for port 443" \
+    '.service.serviceConfig | .AmbientCapabilities == "CAP_NET_BIND_SERVICE" and .CapabilityBoundingSet == "CAP_NET_BIND_SERVICE"'
+  check $n "credentials file is the unit's EnvironmentFile" '.service.serviceConfig.EnvironmentFile == "/run/secrets/haproxy-k8s-stats"'
+  check $n "haproxy -c runs with placeholder credentials" '.buildCommand | test("export HAPROXY_K8S_STATS_USER=check HAPROXY_K8S_STATS_PASSWORD=check")'
+  check $n "openFirewall = false leaves the firewall alone" '.firewall.extraCommands == "" and .firewall.extraInputRules == ""'
+  check $n "coexists with services.haproxy on other ports" '.failedAssertions == []'
+fi
+
+if evaluate $cases/disabled.nix && q disabled '.enabled == false and .service == null and .etc == {} and .firewall.extraCommands == "" and .users == {}'; then
+  pass "disabled: importing without enable defines no unit, file, user or firewall rule"
+else
+  fail "disabled: $(cat "$tmp/disabled.err" "$tmp/disabled.json" 2>/dev/null)"
+fi
+
+if evaluate $cases/clash-haproxy.nix && q clash-haproxy '.failedAssertions | length == 1 and (.[0] | test("192.168.8.1:6443 \\(services.haproxy-k8s.frontendPort\\)"))'; then
+  pass "clash-haproxy: assertion names the clashing bind: $(jq -r '.failedAssertions[0]' "$tmp/clash-haproxy.json" | head -n1)"
+else
+  fail "clash-haproxy: expected one failed assertion: $(cat "$tmp/clash-haproxy.err" "$tmp/clash-haproxy.json" 2>/dev/null)"
+fi
+
+# Type errors: NixOS's own messages, naming the option.
+expect_eval_error $cases/bad-type-port.nix "type error" \
+  "services\.haproxy-k8s\.frontendPort" "is not of type .16 bit unsigned integer"
+expect_eval_error $cases/bad-type-enum.nix "enum error" \
+  "services\.haproxy-k8s\.healthCheck\.type" "is not of type .one of \"https\", \"tls\", \"tcp\""
+expect_eval_error $cases/bad-type-node-port.nix "node port out of range" \
+  "services\.haproxy-k8s\.controlPlaneNodes.*\.port" "is not of type .16 bit unsigned integer"
+expect_eval_error $cases/bad-missing-name.nix "node without a name" \
+  "services\.haproxy-k8s\.controlPlaneNodes.*\.name. (is used but not defined|was accessed but has no value defined)"
+expect_eval_error $cases/bad-unknown-option.nix "misspelt option" \
+  "services\.haproxy-k8s\.frontendPorts. does not exist"
+
+# Semantic errors: the generator fails the build, naming the option path.
+expect_build_error $cases/bad-duplicate-names.nix "duplicate node names" \
+  "services\.haproxy-k8s\.controlPlaneNodes\.1\.name"
+expect_build_error $cases/bad-address.nix "invalid address" \
+  "services\.haproxy-k8s\.controlPlaneNodes\.1\.address"
+expect_build_error $cases/bad-secret-in-store.nix "secret in the Nix store" \
+  "services\.haproxy-k8s\.stats\.credentialsFile"
+expect_build_error $cases/bad-duration.nix "bad duration" \
+  "services\.haproxy-k8s\.timeouts\.tunnel"
+
+# ---- the module's defaults are the contract's defaults -------------------------------------
+# docs/input-contract.md's JSON example shows every default (with one example node and a
+# "<name>" cluster); the module's JSON for the same nodes must equal it.
+contract="$tmp/contract.json"
+awk '/^```json$/{f=1;next} /^```$/{if(f){exit}} f' docs/input-contract.md >"$contract"
+cat >"$tmp/contract-case.nix" <<'EOF'
+_: {
+  services.haproxy-k8s = {
+    enable = true;
+    controlPlaneNodes = [{name = "k8s-master-1"; address = "192.168.8.10";}];
+    clusters."<name>" = {};
+  };
+}
+EOF
+if nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A result \
+  --arg case "$tmp/contract-case.nix" >"$tmp/contract-case.json" 2>"$tmp/contract-case.err" &&
+  jq -e --slurpfile c "$contract" '(.generatorInput | fromjson) == $c[0]' "$tmp/contract-case.json" >/dev/null; then
+  pass "module defaults equal docs/input-contract.md's (field for field)"
+else
+  fail "module defaults differ from docs/input-contract.md:"
+  diff <(jq -S . "$contract") <(jq -S '.generatorInput | fromjson' "$tmp/contract-case.json" 2>/dev/null) | sed 's/^/       /' || true
+  cat "$tmp/contract-case.err"
+fi
+
+# ---- docs/nixos.md options reference -------------------------------------------------------
+nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A optionsMarkdown | jq -r . >"$tmp/options.md"
+begin='<!-- BEGIN OPTIONS (generated by tests/nix-eval.sh --update-docs; do not edit) -->'
+end='<!-- END OPTIONS -->'
+render_docs() {
+  awk -v begin="$begin" -v end="$end" -v gen="$tmp/options.md" '
+    $0 == begin { print; print ""; while ((getline l < gen) > 0) print l; print ""; skip = 1; next }
+    $0 == end { skip = 0 }
+    !skip { print }' docs/nixos.md
+}
+if [[ ! -f docs/nixos.md ]] || ! grep -qxF -- "$begin" docs/nixos.md; then
+  fail "docs/nixos.md lacks the options reference markers"
+elif ((update_docs)); then
+  render_docs >"$tmp/nixos.md" && cp "$tmp/nixos.md" docs/nixos.md
+  pass "docs/nixos.md options reference rewritten"
+elif render_docs | cmp -s - docs/nixos.md; then
+  pass "docs/nixos.md options reference matches the module ($(grep -c '^### ' "$tmp/options.md") options)"
+else
+  fail "docs/nixos.md options reference is out of date (run tests/nix-eval.sh --update-docs):"
+  render_docs | diff docs/nixos.md - | head -n 20 | sed 's/^/       /' || true
+fi
+
+echo
+echo "# nix evaluation tests: $passes passed, $failures failed"
+((failures == 0))
