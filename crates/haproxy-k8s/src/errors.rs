@@ -79,18 +79,20 @@ impl ErrorSink {
     }
 
     pub(crate) fn push(&mut self, relative_path: &str, message: impl Into<String>) {
-        self.errors.push(InputError {
-            path: self.paths.join(relative_path),
-            message: message.into(),
-        });
+        let path = self.paths.join(relative_path);
+        self.push_full_path(&path, message);
     }
 
-    /// For paths that were already joined with the prefix (kept in the plan).
+    /// For paths that were already joined with the prefix (kept in the plan). An option read
+    /// in two places (the top-level `bindAddress` also serves stats) is reported once.
     pub(crate) fn push_full_path(&mut self, path: &str, message: impl Into<String>) {
-        self.errors.push(InputError {
+        let error = InputError {
             path: path.to_string(),
             message: message.into(),
-        });
+        };
+        if !self.errors.contains(&error) {
+            self.errors.push(error);
+        }
     }
 
     /// Records the error of a field check and passes its value on.
