@@ -12,6 +12,7 @@
 //! network testbed uses as its load generator and watch holder.
 
 pub mod ca;
+pub mod cli;
 pub mod client;
 pub mod server;
 
