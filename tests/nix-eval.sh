@@ -354,6 +354,18 @@ expect_build_error $cases/bad-secret-in-store.nix "secret in the Nix store" \
 expect_build_error $cases/bad-duration.nix "bad duration" \
   "services\.haproxy-k8s\.timeouts\.tunnel"
 
+# ---- the VM test's script renders and compiles (the VM test itself needs KVM + cache) ------
+for backend in nftables iptables; do
+  if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend "$backend" \
+    >"$tmp/vm-$backend.json" 2>"$tmp/vm-$backend.err" &&
+    jq -r .testScript "$tmp/vm-$backend.json" >"$tmp/vm-$backend.py" &&
+    python3 -m py_compile "$tmp/vm-$backend.py" 2>>"$tmp/vm-$backend.err"; then
+    pass "VM test ($backend): nodes $(jq -c .nodes "$tmp/vm-$backend.json"), test script compiles"
+  else
+    fail "VM test ($backend): $(cat "$tmp/vm-$backend.err")"
+  fi
+done
+
 # ---- the module's defaults are the contract's defaults -------------------------------------
 # docs/input-contract.md's JSON example shows every default (with one example node and a
 # "<name>" cluster); the module's JSON for the same nodes must equal it.

@@ -1,0 +1,14 @@
+# The NixOS VM tests, one per firewall backend: `nix flake check` runs both.
+{
+  pkgs,
+  self,
+}: {
+  vm-nftables = import ./control-plane.nix {
+    inherit pkgs self;
+    firewallBackend = "nftables";
+  };
+  vm-iptables = import ./control-plane.nix {
+    inherit pkgs self;
+    firewallBackend = "iptables";
+  };
+}

@@ -1,0 +1,30 @@
+# The VM test's Python test script, rendered without nixpkgs (stub pkgs), so that the runner
+# can at least compile it: the VM test itself needs KVM and a binary cache.
+#   nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend nftables
+{backend ? "nftables"}: let
+  lib = import <nixpkgs/lib>;
+  drv = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/44444444444444444444444444444444-${name}";
+    meta.mainProgram = name;
+  };
+  pkgs =
+    lib.genAttrs ["socat" "coreutils" "curl" "jq" "kubectl" "nftables"] drv
+    // {
+      inherit lib;
+      stdenv.hostPlatform.system = "x86_64-linux";
+      testers.runNixOSTest = test: {
+        inherit (test) name testScript;
+        nodes = lib.attrNames test.nodes;
+      };
+    };
+  self = {
+    packages.x86_64-linux.apiserver-standin = drv "apiserver-standin";
+    nixosModules.default = ../../module.nix;
+  };
+in
+  import ../control-plane.nix {
+    inherit pkgs self;
+    firewallBackend = backend;
+  }
