@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on Debian 12 (run as root; idempotent, quick when done).
+#   apt: haproxy (validates and serves the generated configs), nftables + iptables + iproute2
+#        (firewall rules and network namespaces), nix-bin (evaluates the NixOS module),
+#        curl, openssl, kubectl (a real Kubernetes client; Debian's kubernetes-client if the
+#        machine has none), nghttp2-client and wrk (benchmarks).
+#   cargo: deadnix (dead-code check of the .nix files).
+set -euo pipefail
+
+packages=(haproxy nftables iptables iproute2 nix-bin curl openssl procps nghttp2-client wrk)
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "tests/install-deps.sh: missing packages: ${missing[*]}; run this script as root" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v deadnix >/dev/null 2>&1 || cargo install --quiet --locked deadnix
