@@ -149,6 +149,10 @@
     then cfg.package
     else pkgs.buildPackages.haproxy;
 
+  # `--haproxy-check` runs `haproxy -c -dW` (the checker from PATH) on the config before it is
+  # written. It sets placeholder stats credentials (the real ones are read at runtime from the
+  # EnvironmentFile) and, for health-check CA/client-certificate files that are not visible in
+  # the build sandbox, checks a variant without them and says so.
   generated =
     pkgs.runCommand "haproxy-k8s-config" {
       generatorInput = builtins.toJSON generatorInput;
@@ -157,17 +161,12 @@
       allowSubstitutes = false;
     } ''
       mkdir -p "$out"
+      export PATH=${lib.makeBinPath [checkHaproxy]}:$PATH
       ${lib.getExe' cfg.generatorPackage "haproxy-k8s-gen"} generate \
         --option-prefix ${prefix} \
         --input "$generatorInputPath" \
-        --out-dir "$out"
-      ${lib.optionalString cfg.checkConfig ''
-        ${lib.optionalString (cfg.stats.credentialsFile != null) ''
-          # Placeholders: the real credentials are read at runtime from the EnvironmentFile.
-          export HAPROXY_K8S_STATS_USER=check HAPROXY_K8S_STATS_PASSWORD=check
-        ''}
-        ${lib.getExe' checkHaproxy "haproxy"} -c -dW -f "$out/haproxy.cfg"
-      ''}
+        --out-dir "$out" \
+        ${lib.optionalString cfg.checkConfig "--haproxy-check"}
     '';
 
   # Every port we bind, for the capability decision and the services.haproxy clash check.
@@ -551,16 +550,13 @@ in {
 
     checkConfig = mkOption {
       type = types.bool;
-      default =
-        cfg.healthCheck.clientCertificate
-        == null
-        && (cfg.healthCheck.caFile == null || lib.hasPrefix builtins.storeDir cfg.healthCheck.caFile);
-      defaultText = literalMD "`true` unless a health-check client certificate or a CA file outside the Nix store is configured";
+      default = true;
       description = ''
-        Run `haproxy -c -dW` on the generated file at build time. HAProxy loads certificate
-        files while checking, and files outside the Nix store are not visible in the build
-        sandbox, so this is off by default when such files are configured. The generator's own
-        validation always runs.
+        Run `haproxy -c -dW` (HAProxy from {option}`${prefix}.package`, or from
+        `buildPackages` when cross-compiling) on the generated file at build time, so a
+        configuration HAProxy would reject fails the build. Health-check certificate files that
+        are not readable in the build sandbox are left out of that check (they are loaded when
+        the service starts). The generator's own validation always runs.
       '';
     };
 

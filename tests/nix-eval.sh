@@ -288,7 +288,8 @@ if expect_ok $cases/seed-004.nix; then
   check $n "own system user and group" '.users["haproxy-k8s"] == {"isSystemUser": true, "group": "haproxy-k8s"} and (.groups | index("haproxy-k8s"))'
   check $n "iptables backend: extraCommands sources the generated script" \
     '.firewall.backend == "iptables" and .firewall.extraCommands == (". " + .generatedOutPath + "/firewall.iptables\n") and .firewall.extraInputRules == ""'
-  check $n "no stats placeholders without a credentials file" '.buildCommand | test("HAPROXY_K8S_STATS") | not'
+  check $n "build checks with haproxy -c -dW (--haproxy-check, haproxy first on PATH)" \
+    '.buildCommand | test("export PATH=[^:]*haproxy/bin:") and test("--haproxy-check")'
   firewall_load $n
 fi
 
@@ -315,7 +316,7 @@ if expect_ok $cases/privileged-port.nix; then
   check $n "CAP_NET_BIND_SERVICE for port 443" \
     '.service.serviceConfig | .AmbientCapabilities == "CAP_NET_BIND_SERVICE" and .CapabilityBoundingSet == "CAP_NET_BIND_SERVICE"'
   check $n "credentials file is the unit's EnvironmentFile" '.service.serviceConfig.EnvironmentFile == "/run/secrets/haproxy-k8s-stats"'
-  check $n "haproxy -c runs with placeholder credentials" '.buildCommand | test("export HAPROXY_K8S_STATS_USER=check HAPROXY_K8S_STATS_PASSWORD=check")'
+  check $n "build runs the generator with --haproxy-check (it sets placeholder credentials)" '.buildCommand | test("--haproxy-check")'
   check $n "openFirewall = false leaves the firewall alone" '.firewall.extraCommands == "" and .firewall.extraInputRules == ""'
   check $n "coexists with services.haproxy on other ports" '.failedAssertions == []'
 fi
@@ -333,6 +334,15 @@ else
 fi
 
 # Type errors: NixOS's own messages, naming the option.
+if expect_ok $cases/tls-health-check.nix; then
+  contains tls-health-check "CA file and client certificate reach haproxy.cfg" haproxy.cfg 'ca-file /etc/kubernetes/pki/ca.crt.*crt /var/lib/haproxy-k8s/health-client.pem|crt /var/lib/haproxy-k8s/health-client.pem.*ca-file /etc/kubernetes/pki/ca.crt'
+  if grep -q "not present here" "$tmp/tls-health-check.build"; then
+    pass "tls-health-check: files absent at build time are left out of haproxy -c, and the build says so"
+  else
+    fail "tls-health-check: no note about runtime files: $(cat "$tmp/tls-health-check.build")"
+  fi
+fi
+
 expect_eval_error $cases/bad-type-port.nix "type error" \
   "services\.haproxy-k8s\.frontendPort" "is not of type .16 bit unsigned integer"
 expect_eval_error $cases/bad-type-enum.nix "enum error" \
@@ -351,6 +361,8 @@ expect_build_error $cases/bad-address.nix "invalid address" \
   "services\.haproxy-k8s\.controlPlaneNodes\.1\.address"
 expect_build_error $cases/bad-secret-in-store.nix "secret in the Nix store" \
   "services\.haproxy-k8s\.stats\.credentialsFile"
+expect_build_error $cases/bad-extra-config.nix "extraConfig HAProxy rejects (haproxy -c -dW at build time)" \
+  "haproxy -c -dW rejected" "balance only supports"
 expect_build_error $cases/bad-duration.nix "bad duration" \
   "services\.haproxy-k8s\.timeouts\.tunnel"
 
