@@ -62,25 +62,39 @@ pub fn firewall_rules(plan: &Plan) -> Vec<FirewallRule> {
     render::firewall::rules(plan)
 }
 
-/// Files the config reads when HAProxy starts (health-check CA and client certificate).
-/// They may not exist where the config is generated (the Nix build sandbox never has the
-/// secret ones), so a build-time check uses [`haproxy_cfg_for_offline_check`] instead.
+/// Files the config reads when HAProxy starts: the health-check CA and client certificate,
+/// and `/etc/resolv.conf` when hostname nodes rely on it. They may not exist where the config
+/// is generated (the Nix build sandbox has no secrets and no resolv.conf), so a build-time
+/// check uses [`haproxy_cfg_for_offline_check`] where they are missing.
 pub fn runtime_files(plan: &Plan) -> Vec<&str> {
     let health = &plan.health;
+    let reads_resolv_conf = plan
+        .resolvers
+        .as_ref()
+        .is_some_and(|resolvers| resolvers.nameservers.is_empty());
     health
         .ca_file
         .iter()
         .chain(health.client_certificate.iter())
         .map(String::as_str)
+        .chain(reads_resolv_conf.then_some(RESOLV_CONF))
         .collect()
 }
 
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
 /// The same config without the runtime files: checks verify nothing and present no client
-/// certificate. Only for `haproxy -c` where those files are absent; never to be served.
+/// certificate, and DNS goes to a placeholder server instead of resolv.conf. Only for
+/// `haproxy -c` where those files are absent; never to be served.
 pub fn haproxy_cfg_for_offline_check(plan: &Plan) -> String {
     let mut offline = plan.clone();
     offline.health.ca_file = None;
     offline.health.client_certificate = None;
+    if let Some(resolvers) = offline.resolvers.as_mut() {
+        if resolvers.nameservers.is_empty() {
+            resolvers.nameservers.push(([127, 0, 0, 1], 53).into());
+        }
+    }
     render::haproxy_cfg::render(&offline)
 }
 
