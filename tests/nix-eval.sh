@@ -121,7 +121,7 @@ evaluate() { # case-file -> $tmp/<name>.json, stderr in $tmp/<name>.err
   local name
   name="$(basename "$1" .nix)"
   nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A result \
-    --arg case "$repo/$1" --argstr genDir "$tmp/gen" --argstr haproxyDir "$tmp/haproxy" \
+    --arg case "$(realpath "$1")" --argstr genDir "$tmp/gen" --argstr haproxyDir "$tmp/haproxy" \
     >"$tmp/$name.json" 2>"$tmp/$name.err"
 }
 
@@ -341,6 +341,14 @@ if expect_ok $cases/tls-health-check.nix; then
   else
     fail "tls-health-check: no note about runtime files: $(cat "$tmp/tls-health-check.build")"
   fi
+fi
+
+# The snippet in docs/nixos.md that newcomers paste: evaluated and built like the cases.
+awk '/^<!-- tested: /{f=1;next} f&&/^```nix$/{p=1;next} p&&/^```$/{exit} p' docs/nixos.md >"$tmp/docs-snippet.nix"
+if [[ -s "$tmp/docs-snippet.nix" ]]; then
+  expect_ok "$tmp/docs-snippet.nix" || true
+else
+  fail "docs/nixos.md: no <!-- tested: --> nix snippet found"
 fi
 
 expect_eval_error $cases/bad-type-port.nix "type error" \
