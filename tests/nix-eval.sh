@@ -386,6 +386,21 @@ for backend in nftables iptables; do
   fi
 done
 
+# ---- the flake's outputs evaluate (stub nixpkgs; nothing is built) ------------------------
+if nix-instantiate --eval --strict --json nix/tests/eval/flake-outputs.nix >"$tmp/flake.json" 2>"$tmp/flake.err"; then
+  check flake "packages default/haproxy-k8s-gen/apiserver-standin for x86_64 and aarch64" \
+    '.packages | keys == ["aarch64-linux","x86_64-linux"] and all(.[]; . == ["apiserver-standin","default","haproxy-k8s-gen"])'
+  check flake "checks: VM tests (both backends), crate tests, clippy, rustfmt, alejandra, deadnix" \
+    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables"]'
+  check flake "nixosModules.default, overlays.default, formatter = alejandra, devShells.default" \
+    '(.nixosModules | index("default")) and .overlay == ["apiserver-standin","haproxy-k8s-gen"] and .formatter == "alejandra" and .devShells == ["default"]'
+  check flake "each package builds its own crate (cargo --package)" \
+    '.cargo | to_entries | all(.value.cargoBuildFlags == ["--package", .value.mainProgram])'
+  check flake "nixosModules.default's generator is the flake's own build" '.moduleGenerator == true'
+else
+  fail "flake outputs do not evaluate: $(cat "$tmp/flake.err")"
+fi
+
 # ---- the module's defaults are the contract's defaults -------------------------------------
 # docs/input-contract.md's JSON example shows every default (with one example node and a
 # "<name>" cluster); the module's JSON for the same nodes must equal it.
