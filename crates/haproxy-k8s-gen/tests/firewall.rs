@@ -115,10 +115,13 @@ fn nft_rules_load_as_a_chain_body_like_nixos_input_allow() {
             );
         }
         if tag == "multi" {
-            assert!(
-                listed.contains("iifname \"vlan8\" ip6 saddr fd00:9::/64 tcp dport 6443 accept"),
-                "{listed}"
-            );
+            // Each listener opens only its own address, with its own sources.
+            for rule in [
+                "iifname \"vlan8\" ip daddr 192.168.8.1 tcp dport 6443 accept",
+                "iifname \"vlan8\" ip daddr 192.168.9.1 ip saddr 192.168.9.0/24 tcp dport 6443 accept",
+            ] {
+                assert!(listed.contains(rule), "{rule} missing:\n{listed}");
+            }
         }
     }
 }
@@ -128,24 +131,10 @@ fn iptables_script_runs_standalone() {
     if skip_if_unavailable("iptables_script_runs_standalone") {
         return;
     }
-    let out = haproxy_k8s::generate(SEED, "").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let script = write(dir.path(), "firewall.iptables", &out.firewall_iptables);
-    let ns = Netns::create("ipt").expect("create a network namespace");
-    let env = [
-        ("HAPROXY_K8S_FW_CHAIN", "INPUT"),
-        ("HAPROXY_K8S_FW_TARGET", "ACCEPT"),
-    ];
-    let run = ns.run("sh", &["-e", &script], &env);
-    assert!(
-        run.status.success(),
-        "sh firewall.iptables: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let v4 =
-        String::from_utf8_lossy(&ns.run("iptables", &["-S", "INPUT"], &[]).stdout).into_owned();
-    let v6 =
-        String::from_utf8_lossy(&ns.run("ip6tables", &["-S", "INPUT"], &[]).stdout).into_owned();
+    // Dual-stack API listener; stats on every IPv4 address.
+    let json = r#"{"bindAddress": "::", "controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
+                   "stats": {"bindAddress": "*"}}"#;
+    let (v4, v6) = load_iptables("dual", json);
     assert!(
         v4.contains("-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT"),
         "{v4}"
@@ -163,4 +152,40 @@ fn iptables_script_runs_standalone() {
         "{v6}"
     );
     assert!(!v6.contains("192.168.0.0/16"), "{v6}");
+    // Seed 004 binds one IPv4 address: IPv4 rules for that destination only.
+    let (v4, v6) = load_iptables("seed", SEED);
+    assert!(
+        v4.contains("-A INPUT -d 192.168.8.1/32 -p tcp -m tcp --dport 6443 -j ACCEPT"),
+        "{v4}"
+    );
+    assert!(
+        v4.contains(
+            "-A INPUT -s 10.0.0.0/8 -d 192.168.8.1/32 -p tcp -m tcp --dport 8404 -j ACCEPT"
+        ),
+        "{v4}"
+    );
+    assert!(!v6.contains("--dport"), "{v6}");
+}
+
+/// Runs the generated script in a fresh namespace against INPUT; returns `iptables -S` and
+/// `ip6tables -S` of that chain.
+fn load_iptables(tag: &str, json: &str) -> (String, String) {
+    let out = haproxy_k8s::generate(json, "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(dir.path(), "firewall.iptables", &out.firewall_iptables);
+    let ns = Netns::create(tag).expect("create a network namespace");
+    let env = [
+        ("HAPROXY_K8S_FW_CHAIN", "INPUT"),
+        ("HAPROXY_K8S_FW_TARGET", "ACCEPT"),
+    ];
+    let run = ns.run("sh", &["-e", &script], &env);
+    assert!(
+        run.status.success(),
+        "sh firewall.iptables: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let list = |tool: &str| {
+        String::from_utf8_lossy(&ns.run(tool, &["-S", "INPUT"], &[]).stdout).into_owned()
+    };
+    (list("iptables"), list("ip6tables"))
 }

@@ -1,14 +1,18 @@
 //! The firewall rule list (the contract) and its nftables and iptables renderings.
 
-use crate::plan::{ClusterPlan, Plan};
+use crate::plan::{BindAddress, ClusterPlan, Listener, Plan};
 use ipnet::IpNet;
 use serde::Serialize;
 
-/// One opening in the firewall. `sources` empty means any source.
+/// One opening in the firewall. `sources` empty means any source; `destination` is the
+/// listener's address, or none when it listens on every address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FirewallRule {
     pub protocol: &'static str,
     pub port: u16,
+    /// Without it, one cluster's open port would also open another cluster's listener on
+    /// the same port at another address, whatever that cluster's `allowedSources` say.
+    pub destination: Option<String>,
     pub sources: Vec<String>,
     pub interface: Option<String>,
     /// Which option opened it, so an operator reading `nft list ruleset` knows where to look.
@@ -25,6 +29,7 @@ pub(crate) fn rules(plan: &Plan) -> Vec<FirewallRule> {
         rules.push(FirewallRule {
             protocol: "tcp",
             port: stats.listener.port,
+            destination: destination(&stats.listener),
             sources: strings(&stats.allowed_sources),
             interface: plan.firewall_interface.clone(),
             comment: format!(
@@ -40,12 +45,20 @@ fn api_rule(plan: &Plan, cluster: &ClusterPlan) -> FirewallRule {
     FirewallRule {
         protocol: "tcp",
         port: cluster.listener.port,
+        destination: destination(&cluster.listener),
         sources: strings(&cluster.allowed_sources),
         interface: plan.firewall_interface.clone(),
         comment: format!(
             "haproxy-k8s Kubernetes API (cluster {}), opened by {}",
             cluster.name, cluster.port_option
         ),
+    }
+}
+
+fn destination(listener: &Listener) -> Option<String> {
+    match listener.address {
+        BindAddress::Ip(ip) => Some(ip.to_string()),
+        BindAddress::AnyIpv4 | BindAddress::AnyDualStack => None,
     }
 }
 
@@ -72,19 +85,19 @@ pub(crate) fn render_nft(rules: &[FirewallRule]) -> String {
             .map(|name| format!("iifname \"{name}\" "))
             .unwrap_or_default();
         let port = format!("{} dport {}", rule.protocol, rule.port);
-        if rule.sources.is_empty() {
-            out.push_str(&format!("{interface}{port} accept\n"));
-            continue;
-        }
-        for (family, nets) in by_family(&rule.sources) {
+        for (family, sources) in families(rule) {
             let selector = match family {
                 Family::V4 => "ip",
                 Family::V6 => "ip6",
             };
-            out.push_str(&format!(
-                "{interface}{selector} saddr {{ {} }} {port} accept\n",
-                nets.join(", ")
-            ));
+            let mut matches = interface.clone();
+            if let Some(destination) = &rule.destination {
+                matches.push_str(&format!("{selector} daddr {destination} "));
+            }
+            if !sources.is_empty() {
+                matches.push_str(&format!("{selector} saddr {{ {} }} ", sources.join(", ")));
+            }
+            out.push_str(&format!("{matches}{port} accept\n"));
         }
     }
     out
@@ -113,21 +126,24 @@ pub(crate) fn render_iptables(rules: &[FirewallRule]) -> String {
             protocol = rule.protocol,
             port = rule.port
         );
+        let destination = rule
+            .destination
+            .as_ref()
+            .map(|ip| format!(" -d {ip}"))
+            .unwrap_or_default();
         let command = |tool: &str, source: Option<&str>| {
             let source = source.map(|net| format!(" -s {net}")).unwrap_or_default();
-            format!("{tool} -w -I \"$haproxy_k8s_chain\"{source}{tail}\n")
+            format!("{tool} -w -I \"$haproxy_k8s_chain\"{source}{destination}{tail}\n")
         };
-        if rule.sources.is_empty() {
-            out.push_str(&command("iptables", None));
-            out.push_str(&command("ip6tables", None));
-            continue;
-        }
-        for (family, nets) in by_family(&rule.sources) {
+        for (family, sources) in families(rule) {
             let tool = match family {
                 Family::V4 => "iptables",
                 Family::V6 => "ip6tables",
             };
-            for net in nets {
+            if sources.is_empty() {
+                out.push_str(&command(tool, None));
+            }
+            for net in sources {
                 out.push_str(&command(tool, Some(&net)));
             }
         }
@@ -141,12 +157,33 @@ enum Family {
     V6,
 }
 
-/// Sources split by address family, IPv4 first; families without sources are left out.
-fn by_family(sources: &[String]) -> Vec<(Family, Vec<String>)> {
-    let (v4, v6): (Vec<String>, Vec<String>) =
-        sources.iter().cloned().partition(|net| !net.contains(':'));
-    [(Family::V4, v4), (Family::V6, v6)]
+/// The address families a rule applies to, each with its sources (empty: any source).
+/// A destination or sources of one family limit the rule to that family.
+fn families(rule: &FirewallRule) -> Vec<(Family, Vec<String>)> {
+    let family_of = |address: &str| {
+        if address.contains(':') {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    };
+    let wanted = |family: Family| {
+        rule.destination
+            .as_deref()
+            .is_none_or(|destination| family_of(destination) == family)
+    };
+    [Family::V4, Family::V6]
         .into_iter()
-        .filter(|(_, nets)| !nets.is_empty())
+        .filter(|family| wanted(*family))
+        .filter_map(|family| {
+            let sources: Vec<String> = rule
+                .sources
+                .iter()
+                .filter(|net| family_of(net) == family)
+                .cloned()
+                .collect();
+            // With sources, a family that has none of them gets no rule at all.
+            (rule.sources.is_empty() || !sources.is_empty()).then_some((family, sources))
+        })
         .collect()
 }
