@@ -184,9 +184,9 @@ fn b_sigkill_node_under_load() {
     let tb = &mut bed.tb;
     let l = load(tb, 20);
     std::thread::sleep(Duration::from_secs(2));
-    let t_kill = l.now();
     tb.signal_node(2, libc::SIGKILL).unwrap();
     let kill_instant = Instant::now();
+    let t_kill = l.now();
     let down = tb
         .wait_state("n2", "DOWN", Duration::from_secs(30))
         .expect("n2 never marked DOWN");
@@ -230,6 +230,11 @@ fn c_blackholed_node_bounded_failures_and_watch_reopens() {
     let tb = &bed.tb;
     let w = hold_watch(tb, Some("n2"), Duration::from_secs(60));
     assert_eq!(wait_watch_opened(&w), "n2");
+    // One watch on each other node too, so leastconn keeps sending requests to n2.
+    let w1 = hold_watch(tb, Some("n1"), Duration::from_secs(60));
+    let w3 = hold_watch(tb, Some("n3"), Duration::from_secs(60));
+    assert_eq!(wait_watch_opened(&w1), "n1");
+    assert_eq!(wait_watch_opened(&w3), "n3");
     let l = load(tb, 20);
     std::thread::sleep(Duration::from_secs(2));
     let t0 = l.now();
@@ -244,6 +249,8 @@ fn c_blackholed_node_bounded_failures_and_watch_reopens() {
     std::thread::sleep(Duration::from_secs(4));
     let rep = l.stop().unwrap();
     let log = w.stop().unwrap();
+    w1.stop().unwrap();
+    w3.stop().unwrap();
     eprintln!(
         "c: black-holed n2 at {:.2}s, DOWN after {:.2}s; {}",
         secs(t0),
@@ -475,11 +482,11 @@ fn tcp_reaches(tb: &Testbed, from: Host, ip: &str, port: u16) -> bool {
     let out = tb
         .exec(
             from,
-            Duration::from_secs(10),
+            Duration::from_secs(3),
             &["bash", "-c", &format!("exec 3<>/dev/tcp/{ip}/{port}")],
         )
         .unwrap();
-    // bash's /dev/tcp has no timeout of its own: the 10s limit kills it (drop = hang).
+    // bash's /dev/tcp has no timeout of its own: the 3s limit kills it (drop = hang).
     out.status.success()
 }
 
