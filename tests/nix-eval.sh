@@ -343,13 +343,17 @@ if expect_ok $cases/tls-health-check.nix; then
   fi
 fi
 
-# The snippet in docs/nixos.md that newcomers paste: evaluated and built like the cases.
-awk '/^<!-- tested: /{f=1;next} f&&/^```nix$/{p=1;next} p&&/^```$/{exit} p' docs/nixos.md >"$tmp/docs-snippet.nix"
-if [[ -s "$tmp/docs-snippet.nix" ]]; then
-  expect_ok "$tmp/docs-snippet.nix" || true
-else
-  fail "docs/nixos.md: no <!-- tested: --> nix snippet found"
-fi
+# The snippets in README.md and docs/nixos.md that newcomers paste: evaluated and built like
+# the cases.
+for doc in README.md docs/nixos.md; do
+  snippet="$tmp/snippet-${doc//\//-}.nix"
+  awk '/^<!-- tested: /{f=1;next} f&&/^```nix$/{p=1;next} p&&/^```$/{exit} p' "$doc" >"$snippet"
+  if [[ -s "$snippet" ]]; then
+    expect_ok "$snippet" || true
+  else
+    fail "$doc: no <!-- tested: --> nix snippet found"
+  fi
+done
 
 expect_eval_error $cases/bad-type-port.nix "type error" \
   "services\.haproxy-k8s\.frontendPort" "is not of type .16 bit unsigned integer"
