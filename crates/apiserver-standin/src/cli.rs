@@ -40,7 +40,16 @@ struct Args {
 
 /// Parses the command line and runs the stand-in until it has shut down.
 pub fn main() -> Result<()> {
-    let args = Args::parse();
+    main_from(std::env::args_os())
+}
+
+/// Like [`main`] with explicit arguments (the first is the program name).
+pub fn main_from<I, T>(argv: I) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = Args::parse_from(argv);
     let (cert_pem, key_pem) = match (&args.cert, &args.key) {
         (Some(c), Some(k)) => (
             std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?,

@@ -190,7 +190,7 @@ pub struct Testbed {
     pub ca: TestCa,
     pub ca_path: PathBuf,
     pub n_nodes: usize,
-    standin_bin: PathBuf,
+    standin_cmd: Vec<String>,
     nodes: HashMap<usize, Child>,
     haproxy: Option<Child>,
     others: Vec<Child>,
@@ -201,8 +201,9 @@ pub struct Testbed {
 
 impl Testbed {
     /// Creates namespaces and links for `n_nodes` node hosts (none started yet).
-    /// `standin_bin` is the apiserver stand-in binary.
-    pub fn new(n_nodes: usize, standin_bin: &Path) -> Result<Testbed> {
+    /// `standin_cmd` runs the apiserver stand-in (program and leading arguments; the
+    /// stand-in's own flags follow).
+    pub fn new(n_nodes: usize, standin_cmd: &[String]) -> Result<Testbed> {
         sweep_stale();
         let pid = std::process::id();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -225,7 +226,7 @@ impl Testbed {
             ca,
             ca_path,
             n_nodes,
-            standin_bin: standin_bin.to_path_buf(),
+            standin_cmd: standin_cmd.to_vec(),
             nodes: HashMap::new(),
             haproxy: None,
             others: Vec::new(),
@@ -411,28 +412,27 @@ impl Testbed {
         let listen = format!("{}:6443", self.addrs.node(i));
         let delay = format!("{}", opts.shutdown_delay.as_secs_f64());
         let wi = format!("{}", opts.watch_interval.as_millis());
-        let bin = self.standin_bin.to_string_lossy().into_owned();
-        let child = self.spawn_in(
-            Host::Node(i),
-            &[
-                &bin,
-                "--listen",
-                &listen,
-                "--name",
-                &name,
-                "--cert",
-                &cert.to_string_lossy(),
-                "--key",
-                &key.to_string_lossy(),
-                "--shutdown-delay",
-                &delay,
-                "--watch-interval-ms",
-                &wi,
-                "--ready-file",
-                &ready.to_string_lossy(),
-            ],
-            &format!("{name}.log"),
-        )?;
+        let mut args: Vec<&str> = self.standin_cmd.iter().map(String::as_str).collect();
+        let cert_s = cert.to_string_lossy().into_owned();
+        let key_s = key.to_string_lossy().into_owned();
+        let ready_s = ready.to_string_lossy().into_owned();
+        args.extend_from_slice(&[
+            "--listen",
+            &listen,
+            "--name",
+            &name,
+            "--cert",
+            &cert_s,
+            "--key",
+            &key_s,
+            "--shutdown-delay",
+            &delay,
+            "--watch-interval-ms",
+            &wi,
+            "--ready-file",
+            &ready_s,
+        ]);
+        let child = self.spawn_in(Host::Node(i), &args, &format!("{name}.log"))?;
         self.nodes.insert(i, child);
         wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
             std::fs::read_to_string(&ready)
@@ -595,6 +595,69 @@ impl Testbed {
             &["nft", "delete", "table", "inet", "blackhole"],
         )?;
         Ok(())
+    }
+
+    /// Starts nodes 1..=n with `opts`, HAProxy with `cfg`, optionally the firewall, and waits
+    /// (bounded) until every started node is UP.
+    pub fn bring_up(
+        &mut self,
+        n: usize,
+        opts: &NodeOpts,
+        cfg: &str,
+        firewall_nft: Option<&str>,
+    ) -> Result<()> {
+        for i in 1..=n {
+            self.start_node(i, opts)?;
+        }
+        self.start_haproxy(cfg)?;
+        if let Some(fw) = firewall_nft {
+            self.load_firewall(fw)?;
+        }
+        for i in 1..=n {
+            let name = format!("n{i}");
+            self.wait_state(&name, "UP", Duration::from_secs(30))
+                .ok_or_else(|| anyhow!("{name} never UP: {:?}", self.server_states()))?;
+        }
+        Ok(())
+    }
+
+    /// Node names and addresses n1..=n.
+    pub fn node_list(&self, n: usize) -> Vec<(String, Ipv4Addr)> {
+        (1..=n)
+            .map(|i| (format!("n{i}"), self.addrs.node(i)))
+            .collect()
+    }
+
+    /// Processes running in the router namespace: (pid, command name, RSS in KiB).
+    pub fn router_processes(&self) -> Vec<(u32, String, u64)> {
+        let Ok(out) = run_limited(
+            Duration::from_secs(5),
+            &["ip", "netns", "pids", &self.ns(Host::Router)],
+        ) else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                let field = |k: &str| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
+                };
+                let name = field("Name:")?;
+                let rss = field("VmRSS:")
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                    .unwrap_or(0);
+                Some((pid, name, rss))
+            })
+            .collect()
+    }
+
+    /// The command that runs the stand-in (for extra listeners in tests).
+    pub fn standin_cmd(&self) -> &[String] {
+        &self.standin_cmd
     }
 
     /// A long-running helper process in a namespace, killed on drop.

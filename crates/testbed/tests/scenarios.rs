@@ -4,7 +4,6 @@
 //! Needs root, `ip`, `haproxy`, `nft` (and `kubectl`, `curl` for some); otherwise every
 //! scenario prints a loud SKIPPED line. Scenarios run one at a time (global lock).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use apiserver_standin::client::Proto;
@@ -40,7 +39,7 @@ fn setup(
     if testbed::skip_unless_ready(test, false) {
         return None;
     }
-    let mut tb = Testbed::new(namespaces_for_nodes, Path::new(STANDIN)).expect("testbed");
+    let mut tb = Testbed::new(namespaces_for_nodes, &[STANDIN.to_string()]).expect("testbed");
     for i in 1..=3 {
         tb.start_node(i, &node_opts).expect("start node");
     }

@@ -1,1 +1,601 @@
-fn main() {}
+//! Testbed benchmarks (issue 4 §5): side by side in one run, printed as Markdown tables.
+//!
+//! `cargo run -p testbed --release --bin testbed-bench [-- SECTION...]` with SECTION among
+//! `data failover balance reload` (default: all). Needs root, ip, haproxy, nft, h2load.
+//! Never a timed assertion: it only measures and prints.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use apiserver_standin::client::{Proto, WatchEvent};
+use serde_json::{json, Value};
+use testbed::configs::{generate, ours_json, HandCfg};
+use testbed::load::{Load, WatchHolder, WatchLog};
+use testbed::{Host, NodeOpts, Testbed};
+
+const REQ_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("standin") {
+        // This binary doubles as the apiserver stand-in, so the bench needs no other build.
+        return apiserver_standin::cli::main_from(args[1..].iter().cloned());
+    }
+    if let Some(why) = testbed::preflight(false) {
+        bail!("cannot run the testbed benchmarks: {why}");
+    }
+    let me = std::env::current_exe()?.to_string_lossy().into_owned();
+    let standin = vec![me, "standin".to_string()];
+    let wanted: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let all = wanted.is_empty();
+    let want = |s: &str| all || wanted.contains(&s);
+
+    println!("# testbed-bench\n");
+    println!("{}\n", machine());
+    if want("data") {
+        data_path(&standin)?;
+    }
+    if want("failover") {
+        failover(&standin)?;
+    }
+    if want("balance") {
+        balance(&standin)?;
+    }
+    if want("reload") {
+        reload(&standin)?;
+    }
+    Ok(())
+}
+
+fn sh(cmd: &str) -> String {
+    std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    format!(
+        "- machine: {} ({} cores), kernel {}\n- {}\n- {}\n- {}",
+        sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs"),
+        sh("nproc"),
+        sh("uname -r"),
+        sh("haproxy -v | head -1"),
+        sh("nft --version"),
+        sh("h2load --version 2>/dev/null | head -1"),
+    )
+}
+
+/// Our generated config for a testbed, with JSON tweaks.
+fn ours(tb: &Testbed, n: usize, tweak: impl FnOnce(&mut Value)) -> Result<(String, String)> {
+    let mut input = ours_json(
+        tb.addrs.router(),
+        &tb.node_list(n),
+        &tb.addrs.lan_cidr(),
+        &tb.admin_socket(),
+    );
+    tweak(&mut input);
+    let out = generate(&input)?;
+    Ok((out.haproxy_cfg, out.firewall_nft))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Ours,
+    OursNoShutdownSessions,
+    OursConnect2s,
+    Kubeadm,
+    Seed004,
+}
+
+impl Variant {
+    fn label(self) -> &'static str {
+        match self {
+            Variant::Ours => "ours (defaults)",
+            Variant::OursNoShutdownSessions => "ours, onMarkedDown=none",
+            Variant::OursConnect2s => "ours, timeouts.connect=2s",
+            Variant::Kubeadm => "kubeadm HA guide",
+            Variant::Seed004 => "seed-004 TCP check",
+        }
+    }
+    fn config(self, tb: &Testbed, n: usize) -> Result<String> {
+        let sock = tb.admin_socket().to_string_lossy().into_owned();
+        Ok(match self {
+            Variant::Ours => ours(tb, n, |_| {})?.0,
+            Variant::OursNoShutdownSessions => {
+                ours(tb, n, |j| j["onMarkedDown"] = json!("none"))?.0
+            }
+            Variant::OursConnect2s => ours(tb, n, |j| j["timeouts"] = json!({"connect": "2s"}))?.0,
+            Variant::Kubeadm => {
+                HandCfg::kubeadm_guide(tb.addrs.router(), tb.node_list(n), sock).render()
+            }
+            Variant::Seed004 => {
+                HandCfg::seed004_tcp(tb.addrs.router(), tb.node_list(n), sock).render()
+            }
+        })
+    }
+}
+
+fn bed(
+    standin: &[String],
+    n_ns: usize,
+    n: usize,
+    opts: &NodeOpts,
+    cfg: impl FnOnce(&Testbed) -> Result<String>,
+) -> Result<Testbed> {
+    let mut tb = Testbed::new(n_ns, standin)?;
+    let c = cfg(&tb)?;
+    tb.bring_up(n, opts, &c, None)?;
+    Ok(tb)
+}
+
+fn load(tb: &Testbed, period_ms: u64) -> Load {
+    Load::start(
+        &tb.ns(Host::Client),
+        tb.client(),
+        tb.frontend(),
+        "/version",
+        Proto::H2,
+        Duration::from_millis(period_ms),
+        REQ_TIMEOUT,
+    )
+}
+
+fn s2(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64())
+}
+
+// ---------------------------------------------------------------------------------------
+// Data path: h2load direct to one node vs through the router.
+
+struct H2Result {
+    rps: f64,
+    ok: u64,
+    failed: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn h2load(tb: &Testbed, url: &str, n: u64, c: u32, m: u32) -> Result<H2Result> {
+    let log = tb.dir.join("h2load.log");
+    let _ = std::fs::remove_file(&log);
+    let n_s = n.to_string();
+    let c_s = c.to_string();
+    let m_s = m.to_string();
+    let log_s = log.to_string_lossy().into_owned();
+    let out = tb.exec(
+        Host::Client,
+        Duration::from_secs(120),
+        &[
+            "h2load",
+            "-n",
+            &n_s,
+            "-c",
+            &c_s,
+            "-m",
+            &m_s,
+            "--log-file",
+            &log_s,
+            url,
+        ],
+    )?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("finished in"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|x| x.split_whitespace().next())
+        .and_then(|x| x.parse::<f64>().ok())
+        .ok_or_else(|| anyhow!("h2load output not understood:\n{text}"))?;
+    let mut lat: Vec<u64> = Vec::new();
+    let (mut ok, mut failed) = (0, 0);
+    for line in std::fs::read_to_string(&log)?.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 3 {
+            continue;
+        }
+        if cols[1] == "200" {
+            ok += 1;
+            lat.push(cols[2].parse().unwrap_or(0));
+        } else {
+            failed += 1;
+        }
+    }
+    lat.sort_unstable();
+    let pct = |q: f64| {
+        if lat.is_empty() {
+            return f64::NAN;
+        }
+        lat[((lat.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+    };
+    Ok(H2Result {
+        rps,
+        ok,
+        failed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+    })
+}
+
+fn data_path(standin: &[String]) -> Result<()> {
+    if testbed::which("h2load").is_none() {
+        println!("## Data path\n\nSKIPPED: h2load is not installed\n");
+        return Ok(());
+    }
+    let tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| {
+        Ok(ours(tb, 3, |_| {})?.0)
+    })?;
+    println!("## Data path: HTTP/2 over TLS, h2load -n 20000 -c 8 -m 8, GET /version\n");
+    println!("| target | req/s | p50 ms | p99 ms | ok | failed |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let direct = format!("https://{}:6443/version", tb.addrs.node(1));
+    let via = format!("https://{}:6443/version", tb.addrs.router());
+    // Warm-up, then alternate so both see the same machine state.
+    let _ = h2load(&tb, &via, 2000, 8, 8)?;
+    for round in 0..2 {
+        for (label, url) in [
+            ("direct to node n1", &direct),
+            ("through the router (ours)", &via),
+        ] {
+            let r = h2load(&tb, url, 20000, 8, 8)?;
+            println!(
+                "| {label} (run {}) | {:.0} | {:.2} | {:.2} | {} | {} |",
+                round + 1,
+                r.rps,
+                r.p50_ms,
+                r.p99_ms,
+                r.ok,
+                r.failed
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Failover: SIGKILL, black hole, rolling graceful restart.
+
+fn failover(standin: &[String]) -> Result<()> {
+    println!("## Failover under a steady stream (50 req/s, one new TLS connection per request, 10 s client timeout)\n");
+    println!("| config | scenario | requests | failed | time to DOWN s | failure window s | watch on the node closed after s |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let variants = [
+        Variant::Ours,
+        Variant::OursNoShutdownSessions,
+        Variant::OursConnect2s,
+        Variant::Kubeadm,
+        Variant::Seed004,
+    ];
+    for v in variants {
+        if matches!(v, Variant::Ours | Variant::Kubeadm | Variant::Seed004) {
+            let row = kill_run(standin, v).context("kill")?;
+            println!("| {} | b. SIGKILL | {row}", v.label());
+        }
+        let row = blackhole_run(standin, v).context("blackhole")?;
+        println!("| {} | c. black hole | {row}", v.label());
+        if matches!(v, Variant::Ours | Variant::Kubeadm | Variant::Seed004) {
+            let row = rolling_run(standin, v).context("rolling")?;
+            println!(
+                "| {} | d. rolling SIGTERM (shutdown delay 5 s) | {row}",
+                v.label()
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+fn kill_run(standin: &[String], v: Variant) -> Result<String> {
+    let tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| v.config(tb, 3))?;
+    let l = load(&tb, 20);
+    std::thread::sleep(Duration::from_secs(2));
+    tb.signal_node(2, libc::SIGKILL)?;
+    let t = Instant::now();
+    let down = tb.wait_state("n2", "DOWN", Duration::from_secs(40));
+    let to_down = down.map(|d| t.elapsed().min(d));
+    std::thread::sleep(Duration::from_secs(3));
+    let rep = l.stop()?;
+    Ok(format!(
+        "{} | {} | {} | {} | – |",
+        rep.total(),
+        rep.failures().len(),
+        to_down.map(s2).unwrap_or("never".into()),
+        rep.failure_window().map(s2).unwrap_or("–".into())
+    ))
+}
+
+fn blackhole_run(standin: &[String], v: Variant) -> Result<String> {
+    let opts = NodeOpts {
+        watch_interval: Duration::from_millis(500),
+        ..NodeOpts::default()
+    };
+    let tb = bed(standin, 3, 3, &opts, |tb| v.config(tb, 3))?;
+    let hold = |pick: &str| {
+        WatchHolder::start(
+            &tb.ns(Host::Client),
+            tb.client(),
+            tb.frontend(),
+            Proto::H2,
+            Some(pick.to_string()),
+            Duration::from_secs(60),
+        )
+    };
+    let w = hold("n2");
+    let w1 = hold("n1");
+    let w3 = hold("n3");
+    for h in [&w, &w1, &w3] {
+        testbed::wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
+            h.first_node()
+        })
+        .ok_or_else(|| anyhow!("watch never opened"))?;
+    }
+    let l = load(&tb, 20);
+    std::thread::sleep(Duration::from_secs(2));
+    let w_t0 = w.started.elapsed();
+    tb.blackhole_node(2)?;
+    let t = Instant::now();
+    let down = tb.wait_state("n2", "DOWN", Duration::from_secs(60));
+    let to_down = down.map(|d| t.elapsed().min(d));
+    // Long enough for a held watch to run into timeouts if nothing closes it.
+    std::thread::sleep(Duration::from_secs(12));
+    let rep = l.stop()?;
+    let log = w.stop()?;
+    w1.stop()?;
+    w3.stop()?;
+    let closed = log.iter().find_map(|l| match l {
+        WatchLog::Closed { at, node, .. } if node == "n2" => Some(*at - w_t0),
+        _ => None,
+    });
+    Ok(format!(
+        "{} | {} | {} | {} | {} |",
+        rep.total(),
+        rep.failures().len(),
+        to_down.map(s2).unwrap_or("never".into()),
+        rep.failure_window().map(s2).unwrap_or("–".into()),
+        closed.map(s2).unwrap_or("not within 12 s of DOWN".into())
+    ))
+}
+
+fn rolling_run(standin: &[String], v: Variant) -> Result<String> {
+    let opts = NodeOpts {
+        shutdown_delay: Duration::from_secs(5),
+        ..NodeOpts::default()
+    };
+    let mut tb = bed(standin, 3, 3, &opts, |tb| v.config(tb, 3))?;
+    let l = load(&tb, 20);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut downs = Vec::new();
+    for i in 1..=3 {
+        let name = format!("n{i}");
+        let t = Instant::now();
+        tb.signal_node(i, libc::SIGTERM)?;
+        tb.wait_node_exit(i, Duration::from_secs(30))?;
+        // A config whose check ignores /readyz sees DOWN only when the listener is gone.
+        let down = tb.wait_state(&name, "DOWN", Duration::from_secs(1));
+        downs.push(
+            down.map(|_| s2(t.elapsed()))
+                .unwrap_or_else(|| "not DOWN".into()),
+        );
+        tb.start_node(i, &opts)?;
+        tb.wait_state(&name, "UP", Duration::from_secs(30))
+            .ok_or_else(|| anyhow!("{name} never UP again"))?;
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let rep = l.stop()?;
+    Ok(format!(
+        "{} | {} | – | {} | – |",
+        rep.total(),
+        rep.failures().len(),
+        rep.failure_window().map(s2).unwrap_or("–".into())
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Balance after a node restart: where long-lived connections end up.
+
+/// Holds `n` watches from the client namespace, re-opening any that end.
+struct WatchPool {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+impl WatchPool {
+    fn start(tb: &Testbed, n: usize) -> WatchPool {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let client = tb.client();
+        let addr: SocketAddr = tb.frontend();
+        let handle = testbed::spawn_in_netns(&tb.ns(Host::Client), move || async move {
+            let mut tasks = Vec::new();
+            for _ in 0..n {
+                let client = client.clone();
+                let stop = stop2.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..1000 {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let Ok(mut w) = client
+                            .watch(
+                                addr,
+                                "/api/v1/pods?watch=1",
+                                Proto::H2,
+                                Duration::from_secs(10),
+                            )
+                            .await
+                        else {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        };
+                        loop {
+                            if stop.load(Ordering::SeqCst) {
+                                return;
+                            }
+                            match tokio::time::timeout(
+                                Duration::from_millis(300),
+                                w.next(Duration::from_secs(30)),
+                            )
+                            .await
+                            {
+                                Err(_) => continue,
+                                Ok(Ok(WatchEvent::Line(_))) => continue,
+                                Ok(_) => break,
+                            }
+                        }
+                    }
+                }));
+                // Open one at a time, as clients arriving over time.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            Ok(())
+        });
+        WatchPool { stop, handle }
+    }
+    fn stop(self) -> Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().map_err(|_| anyhow!("pool panicked"))?
+    }
+}
+
+fn scur(tb: &Testbed) -> BTreeMap<String, u64> {
+    testbed::stats::show_stat(&tb.admin_socket())
+        .map(|rows| {
+            testbed::stats::servers(&rows)
+                .into_iter()
+                .filter(|(k, _)| k.starts_with('n'))
+                .map(|(k, r)| (k, r.get("scur").and_then(|v| v.parse().ok()).unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn fmt_dist(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn balance(standin: &[String]) -> Result<()> {
+    println!("## Balance after a node restart (30 watches, n1 restarted gracefully, then 15 new watches)\n");
+    println!("| balance | before restart | after n1 is back | after 15 new watches |");
+    println!("|---|---|---|---|");
+    for algo in ["leastconn", "roundrobin"] {
+        let opts = NodeOpts {
+            shutdown_delay: Duration::from_secs(3),
+            ..NodeOpts::default()
+        };
+        let mut tb = bed(standin, 3, 3, &opts, |tb| {
+            Ok(ours(tb, 3, |j| j["balance"] = json!(algo))?.0)
+        })?;
+        let settle = |tb: &Testbed, total: u64| {
+            testbed::wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
+                (scur(tb).values().sum::<u64>() >= total).then_some(())
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            scur(tb)
+        };
+        let p1 = WatchPool::start(&tb, 30);
+        let before = settle(&tb, 30);
+        tb.signal_node(1, libc::SIGTERM)?;
+        tb.wait_node_exit(1, Duration::from_secs(30))?;
+        tb.start_node(1, &opts)?;
+        tb.wait_state("n1", "UP", Duration::from_secs(30))
+            .ok_or_else(|| anyhow!("n1 not UP"))?;
+        let after = settle(&tb, 30);
+        let p2 = WatchPool::start(&tb, 15);
+        let more = settle(&tb, 45);
+        p1.stop()?;
+        p2.stop()?;
+        println!(
+            "| {algo} | {} | {} | {} |",
+            fmt_dist(&before),
+            fmt_dist(&after),
+            fmt_dist(&more)
+        );
+    }
+    println!();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reload under load.
+
+fn reload(standin: &[String]) -> Result<()> {
+    println!("## 10 reloads under load (50 req/s, 3 watches held, one reload per second, weight of n3 toggled)\n");
+    let mut tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| {
+        Ok(ours(tb, 3, |_| {})?.0)
+    })?;
+    let w = WatchHolder::start(
+        &tb.ns(Host::Client),
+        tb.client(),
+        tb.frontend(),
+        Proto::H2,
+        None,
+        Duration::from_secs(10),
+    );
+    testbed::wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+        w.first_node()
+    })
+    .ok_or_else(|| anyhow!("watch never opened"))?;
+    let l = load(&tb, 20);
+    std::thread::sleep(Duration::from_secs(1));
+    let rss0: u64 = tb.router_processes().iter().map(|p| p.2).sum();
+    let mut took = Vec::new();
+    for k in 0..10 {
+        let weight = if k % 2 == 0 { 2 } else { 1 };
+        let (cfg, _) = ours(&tb, 3, |j| {
+            j["controlPlaneNodes"][2]["weight"] = json!(weight)
+        })?;
+        let t = Instant::now();
+        tb.reload_haproxy(&cfg)?;
+        took.push(t.elapsed());
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rep = l.stop()?;
+    let procs = tb.router_processes();
+    let log = w.stop()?;
+    let closed = log
+        .iter()
+        .filter(|l| matches!(l, WatchLog::Closed { .. }))
+        .count();
+    let rss: u64 = procs.iter().map(|p| p.2).sum();
+    println!("| measure | value |\n|---|---:|");
+    println!(
+        "| requests / failed | {} / {} |",
+        rep.total(),
+        rep.failures().len()
+    );
+    println!("| watches closed by the reloads | {closed} |");
+    println!(
+        "| reload to new worker answering, s (max) | {:.2} |",
+        took.iter().max().copied().unwrap_or_default().as_secs_f64()
+    );
+    println!(
+        "| haproxy processes before / after (master + workers) | {} / {} |",
+        2,
+        procs.len()
+    );
+    println!(
+        "| RSS of all haproxy processes before / after, MiB | {:.1} / {:.1} |",
+        rss0 as f64 / 1024.0,
+        rss as f64 / 1024.0
+    );
+    let per: Vec<String> = procs
+        .iter()
+        .map(|p| format!("{}:{:.1}", p.0, p.2 as f64 / 1024.0))
+        .collect();
+    println!("| per-process RSS (pid:MiB) | {} |", per.join(" "));
+    println!();
+    Ok(())
+}
