@@ -122,7 +122,7 @@ impl Load {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // Bounded: at most one hour of requests.
-            let max = (3600_000 / period.as_millis().max(1)) as usize;
+            let max = (3_600_000 / period.as_millis().max(1)) as usize;
             for _ in 0..max {
                 tick.tick().await;
                 if stop2.load(Ordering::SeqCst) {
