@@ -396,6 +396,26 @@ fn e_idle_watch_outlives_client_timeout() {
         !log.iter().any(|l| matches!(l, WatchLog::Closed { .. })),
         "idle watch was cut: {log:?}"
     );
+
+    // Control: the same watch with a tunnel timeout below the event gap is cut, so the
+    // assertion above is about `timeouts.tunnel`, not about a watch that cannot be cut.
+    let mut bed = bed;
+    let mut input = bed.input.clone();
+    input["timeouts"]["tunnel"] = serde_json::json!("2s");
+    let out = generate(&input).unwrap();
+    bed.tb.reload_haproxy(&out.haproxy_cfg).unwrap();
+    let w = hold_watch(&bed.tb, None, Duration::from_secs(20));
+    wait_watch_opened(&w);
+    let cut = testbed::wait_for(Duration::from_secs(12), Duration::from_millis(100), || {
+        w.log().iter().find_map(|l| match l {
+            WatchLog::Closed { at, .. } => Some(*at),
+            _ => None,
+        })
+    });
+    let log = w.stop().unwrap();
+    eprintln!("e: control with tunnel 2s: {:?}", summarize_watch(&log));
+    let (at, _) = cut.expect("with timeout tunnel 2s the idle watch should have been cut");
+    assert!(at < Duration::from_secs(7), "cut only after {at:?}");
 }
 
 #[test]
