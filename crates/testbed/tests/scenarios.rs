@@ -317,23 +317,27 @@ fn summarize_watch(log: &[WatchLog]) -> Vec<String> {
     out
 }
 
-#[test]
-fn d_rolling_graceful_restart() {
+/// Rolling graceful restart of all three nodes under load; returns the load report and, per
+/// node, the load-relative time at which HAProxy was seen marking it DOWN.
+fn rolling_restart(
+    test: &str,
+    tweak: impl FnOnce(&mut Value),
+) -> Option<(testbed::load::LoadReport, Vec<Duration>)> {
     // kube-apiserver's --shutdown-delay-duration must exceed the LB's detection time
     // (fall x inter): 3 x 1s here, so 5s.
     let opts = NodeOpts {
         shutdown_delay: Duration::from_secs(5),
         ..NodeOpts::default()
     };
-    let Some(mut bed) = setup("d", 3, opts.clone(), |j| {
+    let mut bed = setup(test, 3, opts.clone(), |j| {
         j["healthCheck"] = serde_json::json!({ "interval": "1s" });
-    }) else {
-        return;
-    };
+        tweak(j);
+    })?;
     let tb = &mut bed.tb;
     let l = load(tb, 20);
     std::thread::sleep(Duration::from_secs(1));
     let mut timings = Vec::new();
+    let mut downs = Vec::new();
     for i in 1..=3 {
         let name = format!("n{i}");
         let t = Instant::now();
@@ -341,6 +345,7 @@ fn d_rolling_graceful_restart() {
         let down = tb
             .wait_state(&name, "DOWN", Duration::from_secs(20))
             .expect("never DOWN");
+        downs.push(l.now());
         let st = tb.wait_node_exit(i, Duration::from_secs(30)).unwrap();
         assert!(st.success(), "{name} exited with {st:?}");
         let exited = t.elapsed();
@@ -357,13 +362,48 @@ fn d_rolling_graceful_restart() {
     }
     std::thread::sleep(Duration::from_secs(1));
     let rep = l.stop().unwrap();
-    eprintln!("d: {timings:?}; {}", rep.summary());
+    eprintln!("{test}: {timings:?}; {}", rep.summary());
+    assert_eq!(rep.per_node().len(), 3);
+    Some((rep, downs))
+}
+
+/// Our defaults (`on-marked-down shutdown-sessions`): HAProxy cuts the sessions of a node
+/// the moment it marks it DOWN, also while the node drains gracefully. So the only failures
+/// allowed are requests that were in flight on that node at that instant (at most one per
+/// drain at this rate; measured: 2 in ~17,000 requests over 9 drains at 200 req/s, see
+/// docs/benchmarks.md). Everything else must succeed.
+#[test]
+fn d_rolling_graceful_restart() {
+    let Some((rep, downs)) = rolling_restart("d", |_| {}) else {
+        return;
+    };
+    let slack = Duration::from_millis(600);
+    for f in rep.failures() {
+        let at_down = downs
+            .iter()
+            .any(|d| f.start <= *d + slack && f.end + slack >= *d && f.end <= *d + slack);
+        assert!(
+            at_down,
+            "a failure not explained by shutdown-sessions at DOWN ({downs:?}): {}",
+            rep.summary()
+        );
+    }
+    assert!(rep.failures().len() <= 3, "{}", rep.summary());
+}
+
+/// The same drain with `onMarkedDown: none`: strictly zero failed requests (the stand-in,
+/// like kube-apiserver, finishes in-flight requests and ends watches itself).
+#[test]
+fn d2_rolling_graceful_restart_without_shutdown_sessions() {
+    let Some((rep, _)) = rolling_restart("d2", |j| j["onMarkedDown"] = serde_json::json!("none"))
+    else {
+        return;
+    };
     assert!(
         rep.failures().is_empty(),
         "failed requests: {}",
         rep.summary()
     );
-    assert_eq!(rep.per_node().len(), 3);
 }
 
 #[test]

@@ -42,6 +42,9 @@ fn main() -> Result<()> {
     if want("failover") {
         failover(&standin)?;
     }
+    if want("drain") {
+        drain(&standin)?;
+    }
     if want("balance") {
         balance(&standin)?;
     }
@@ -363,12 +366,17 @@ fn blackhole_run(standin: &[String], v: Variant) -> Result<String> {
 }
 
 fn rolling_run(standin: &[String], v: Variant) -> Result<String> {
+    rolling_run_at(standin, v, 20).map(|(row, _)| row)
+}
+
+/// Rolling restart at one request every `period_ms`; the row and the failure messages.
+fn rolling_run_at(standin: &[String], v: Variant, period_ms: u64) -> Result<(String, Vec<String>)> {
     let opts = NodeOpts {
         shutdown_delay: Duration::from_secs(5),
         ..NodeOpts::default()
     };
     let mut tb = bed(standin, 3, 3, &opts, |tb| v.config(tb, 3))?;
-    let l = load(&tb, 20);
+    let l = load(&tb, period_ms);
     std::thread::sleep(Duration::from_secs(1));
     let mut downs = Vec::new();
     for i in 1..=3 {
@@ -388,12 +396,49 @@ fn rolling_run(standin: &[String], v: Variant) -> Result<String> {
     }
     std::thread::sleep(Duration::from_secs(1));
     let rep = l.stop()?;
-    Ok(format!(
-        "{} | {} | – | {} | – |",
-        rep.total(),
-        rep.failures().len(),
-        rep.failure_window().map(s2).unwrap_or("–".into())
+    let why = rep
+        .failures()
+        .iter()
+        .map(|r| {
+            format!(
+                "{:.3}s..{:.3}s {}",
+                r.start.as_secs_f64(),
+                r.end.as_secs_f64(),
+                r.result.as_ref().unwrap_err()
+            )
+        })
+        .collect();
+    Ok((
+        format!(
+            "{} | {} | – | {} | – |",
+            rep.total(),
+            rep.failures().len(),
+            rep.failure_window().map(s2).unwrap_or("–".into())
+        ),
+        why,
     ))
+}
+
+/// Rolling graceful restarts at a higher request rate: what `on-marked-down
+/// shutdown-sessions` costs when a node drains gracefully.
+fn drain(standin: &[String]) -> Result<()> {
+    println!("## Graceful drain at 200 req/s: on-marked-down shutdown-sessions vs none (3 rolling restarts each)\n");
+    println!("| config | run | requests | failed | time to DOWN s | failure window s | – |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let mut all_why = Vec::new();
+    for v in [Variant::Ours, Variant::OursNoShutdownSessions] {
+        for run in 1..=3 {
+            let (row, why) = rolling_run_at(standin, v, 5)?;
+            println!("| {} | {run} | {row}", v.label());
+            all_why.extend(why.into_iter().map(|w| format!("{}: {w}", v.label())));
+        }
+    }
+    println!();
+    for w in all_why.iter().take(20) {
+        println!("- {w}");
+    }
+    println!();
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
