@@ -250,50 +250,8 @@ fn haproxy_check_with_real_tls_files_checks_them_too() {
     let ca = dir.path().join("ca.pem");
     let client = dir.path().join("client.pem");
     let key = dir.path().join("client.key");
-    let openssl = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .stderr(Stdio::null())
-            .status();
-        assert!(
-            status.expect("openssl must be installed").success(),
-            "openssl {args:?}"
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=test-ca",
-        "-keyout",
-        dir.path().join("ca.key").to_str().unwrap(),
-        "-out",
-        ca.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=haproxy-k8s",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        client.to_str().unwrap(),
-    ]);
+    self_signed("test-ca", &dir.path().join("ca.key"), &ca);
+    self_signed("haproxy-k8s", &key, &client);
     // HAProxy wants certificate and key in one PEM.
     let mut pem = std::fs::read_to_string(&client).unwrap();
     pem.push_str(&std::fs::read_to_string(&key).unwrap());
@@ -340,4 +298,28 @@ fn haproxy_check_without_resolv_conf_uses_a_placeholder_dns_server() {
     assert!(haproxy_k8s::render(&plan)
         .haproxy_cfg
         .contains("parse-resolv-conf"));
+}
+
+/// A throwaway self-signed P-256 certificate made by the real openssl.
+fn self_signed(subject: &str, key: &Path, certificate: &Path) {
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={subject}")])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(certificate)
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        status.expect("openssl must be installed").success(),
+        "openssl req for {subject}"
+    );
 }

@@ -1,6 +1,6 @@
 //! The firewall rule list (the contract) and its nftables and iptables renderings.
 
-use crate::plan::{BindAddress, ClusterPlan, Listener, Plan};
+use crate::plan::{BindAddress, Listener, Plan};
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -20,38 +20,31 @@ pub struct FirewallRule {
 }
 
 pub(crate) fn rules(plan: &Plan) -> Vec<FirewallRule> {
-    let mut rules: Vec<FirewallRule> = plan
-        .clusters
-        .iter()
-        .map(|cluster| api_rule(plan, cluster))
-        .collect();
-    if let Some(stats) = &plan.stats {
-        rules.push(FirewallRule {
-            protocol: "tcp",
-            port: stats.listener.port,
-            destination: destination(&stats.listener),
-            sources: strings(&stats.allowed_sources),
-            interface: plan.firewall_interface.clone(),
-            comment: format!(
-                "haproxy-k8s stats and metrics, opened by {}",
-                stats.port_option
-            ),
-        });
-    }
-    rules
-}
-
-fn api_rule(plan: &Plan, cluster: &ClusterPlan) -> FirewallRule {
-    FirewallRule {
-        protocol: "tcp",
-        port: cluster.listener.port,
-        destination: destination(&cluster.listener),
-        sources: strings(&cluster.allowed_sources),
-        interface: plan.firewall_interface.clone(),
-        comment: format!(
+    let api = plan.clusters.iter().map(|cluster| {
+        let comment = format!(
             "haproxy-k8s Kubernetes API (cluster {}), opened by {}",
             cluster.name, cluster.port_option
-        ),
+        );
+        rule(plan, &cluster.listener, &cluster.allowed_sources, comment)
+    });
+    let stats = plan.stats.iter().map(|stats| {
+        let comment = format!(
+            "haproxy-k8s stats and metrics, opened by {}",
+            stats.port_option
+        );
+        rule(plan, &stats.listener, &stats.allowed_sources, comment)
+    });
+    api.chain(stats).collect()
+}
+
+fn rule(plan: &Plan, listener: &Listener, sources: &[IpNet], comment: String) -> FirewallRule {
+    FirewallRule {
+        protocol: "tcp",
+        port: listener.port,
+        destination: destination(listener),
+        sources: sources.iter().map(ToString::to_string).collect(),
+        interface: plan.firewall_interface.clone(),
+        comment,
     }
 }
 
@@ -60,10 +53,6 @@ fn destination(listener: &Listener) -> Option<String> {
         BindAddress::Ip(ip) => Some(ip.to_string()),
         BindAddress::AnyIpv4 | BindAddress::AnyDualStack => None,
     }
-}
-
-fn strings(nets: &[IpNet]) -> Vec<String> {
-    nets.iter().map(ToString::to_string).collect()
 }
 
 pub(crate) fn render_json(rules: &[FirewallRule]) -> String {
