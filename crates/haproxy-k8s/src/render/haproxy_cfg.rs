@@ -109,7 +109,10 @@ fn defaults(out: &mut String, plan: &Plan) {
     line(out, format!("timeout check {}", t.check));
     line(out, format!("retries {}", plan.retries));
     if plan.redispatch {
-        line(out, "option redispatch");
+        // `1`: move to another node on every retry. HAProxy's default (-1) redispatches only
+        // on the last retry, so a black-holed node costs retries × connect timeout (15 s
+        // with our defaults), past client-go's 10 s TLS handshake timeout.
+        line(out, "option redispatch 1");
     }
     let mut server = format!(
         "default-server inter {} fall {} rise {}",
