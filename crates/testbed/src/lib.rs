@@ -56,12 +56,18 @@ pub fn preflight(need_kubectl: bool) -> Option<String> {
 /// Prints the loud skip message and returns true when the testbed cannot run.
 pub fn skip_unless_ready(test: &str, need_kubectl: bool) -> bool {
     if let Some(why) = preflight(need_kubectl) {
-        eprintln!("\n**********************************************************************");
-        eprintln!("SKIPPED: testbed scenario `{test}` because {why}");
-        eprintln!("**********************************************************************\n");
+        loud(&format!("SKIPPED: testbed scenario `{test}` because {why}"));
         return true;
     }
     false
+}
+
+/// Writes to the process's real stderr, past the test harness's output capture (which only
+/// catches `print!`/`eprint!`), so a skip is visible even for a passing test.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let bar = "*".repeat(72);
+    let _ = writeln!(std::io::stderr(), "\n{bar}\n{msg}\n{bar}");
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {

@@ -134,7 +134,7 @@ fn a_requests_reach_all_nodes_and_kubectl_works() {
     }
 
     if testbed::which("kubectl").is_none() {
-        eprintln!("SKIPPED: scenario a's kubectl part because kubectl is not installed");
+        testbed::loud("SKIPPED: scenario a's kubectl part because kubectl is not installed");
         return;
     }
     let kubeconfig = tb.dir.join("empty-kubeconfig");
@@ -552,7 +552,7 @@ fn tcp_reaches(tb: &Testbed, from: Host, ip: &str, port: u16) -> bool {
 #[test]
 fn g_firewall() {
     if testbed::which("curl").is_none() {
-        eprintln!("SKIPPED: scenario g because curl is not installed");
+        testbed::loud("SKIPPED: scenario g because curl is not installed");
         return;
     }
     let Some(mut bed) = setup("g", 3, NodeOpts::default(), |_| {}) else {
@@ -640,7 +640,7 @@ fn g_firewall() {
 #[test]
 fn h_stats_and_metrics_match_reality() {
     if testbed::which("curl").is_none() {
-        eprintln!("SKIPPED: scenario h because curl is not installed");
+        testbed::loud("SKIPPED: scenario h because curl is not installed");
         return;
     }
     let Some(mut bed) = setup("h", 3, NodeOpts::default(), |_| {}) else {
