@@ -42,6 +42,9 @@ fn main() -> Result<()> {
     if want("failover") {
         failover(&standin)?;
     }
+    if want("connect") {
+        connect_timeout(&standin)?;
+    }
     if want("drain") {
         drain(&standin)?;
     }
@@ -94,6 +97,8 @@ enum Variant {
     OursConnect2s,
     Kubeadm,
     Seed004,
+    /// Ours with roundrobin and this connect timeout (isolates the connect timeout).
+    RoundRobinConnect(&'static str),
 }
 
 impl Variant {
@@ -104,6 +109,11 @@ impl Variant {
             Variant::OursConnect2s => "ours, timeouts.connect=2s",
             Variant::Kubeadm => "kubeadm HA guide",
             Variant::Seed004 => "seed-004 TCP check",
+            Variant::RoundRobinConnect(t) => match t {
+                "2s" => "ours, roundrobin, connect 2s",
+                "5s" => "ours, roundrobin, connect 5s",
+                _ => "ours, roundrobin, connect 10s",
+            },
         }
     }
     fn config(self, tb: &Testbed, n: usize) -> Result<String> {
@@ -119,6 +129,13 @@ impl Variant {
             }
             Variant::Seed004 => {
                 HandCfg::seed004_tcp(tb.addrs.router(), tb.node_list(n), sock).render()
+            }
+            Variant::RoundRobinConnect(t) => {
+                ours(tb, n, |j| {
+                    j["balance"] = json!("roundrobin");
+                    j["timeouts"] = json!({ "connect": t });
+                })?
+                .0
             }
         })
     }
@@ -417,6 +434,58 @@ fn rolling_run_at(standin: &[String], v: Variant, period_ms: u64) -> Result<(Str
         ),
         why,
     ))
+}
+
+/// Black hole with roundrobin (so a third of new connections keep going to the dead node until
+/// DOWN): the connect timeout alone decides whether those requests are moved in time.
+fn connect_timeout(standin: &[String]) -> Result<()> {
+    println!("## Connect timeout under a black hole (roundrobin, retries 3 + redispatch, 50 req/s, 10 s client timeout)\n");
+    println!("| config | requests | failed | time to DOWN s | failure window s | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut notes = Vec::new();
+    for t in ["2s", "5s", "10s"] {
+        let v = Variant::RoundRobinConnect(t);
+        let tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| v.config(tb, 3))?;
+        let l = load(&tb, 20);
+        std::thread::sleep(Duration::from_secs(2));
+        tb.blackhole_node(2)?;
+        let start = Instant::now();
+        let down = tb.wait_state("n2", "DOWN", Duration::from_secs(60));
+        let to_down = down.map(|d| start.elapsed().min(d));
+        std::thread::sleep(Duration::from_secs(12));
+        let rep = l.stop()?;
+        let ms = |q: f64| {
+            rep.latency(q)
+                .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+                .unwrap_or("–".into())
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            v.label(),
+            rep.total(),
+            rep.failures().len(),
+            to_down.map(s2).unwrap_or("never".into()),
+            rep.failure_window().map(s2).unwrap_or("–".into()),
+            ms(0.5),
+            ms(0.99),
+            ms(1.0)
+        );
+        for f in rep.failures().iter().take(2) {
+            notes.push(format!(
+                "{}: failed {:.3}s..{:.3}s: {}",
+                v.label(),
+                f.start.as_secs_f64(),
+                f.end.as_secs_f64(),
+                f.result.as_ref().unwrap_err()
+            ));
+        }
+    }
+    println!();
+    for n in notes {
+        println!("- {n}");
+    }
+    println!();
+    Ok(())
 }
 
 /// Rolling graceful restarts at a higher request rate: what `on-marked-down
