@@ -54,6 +54,9 @@ fn main() -> Result<()> {
     if want("reload") {
         reload(&standin)?;
     }
+    if want("addnode") {
+        add_node(&standin)?;
+    }
     Ok(())
 }
 
@@ -710,6 +713,50 @@ fn reload(standin: &[String]) -> Result<()> {
         .map(|p| format!("{}:{:.1}", p.0, p.2 as f64 / 1024.0))
         .collect();
     println!("| per-process RSS (pid:MiB) | {} |", per.join(" "));
+    println!();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// A node added by a reload before its apiserver answers.
+
+fn add_node(standin: &[String]) -> Result<()> {
+    println!(
+        "## A 4th node added by a reload before it is ready (50 req/s, 10 s client timeout)\n"
+    );
+    println!("| n4 at reload | requests | failed | n4 state right after reload | n4 DOWN after s | requests answered by n4 |");
+    println!("|---|---:|---:|---|---:|---:|");
+    for case in ["ready", "not listening (RST)", "black-holed"] {
+        let mut tb = bed(standin, 4, 3, &NodeOpts::default(), |tb| {
+            Ok(ours(tb, 3, |_| {})?.0)
+        })?;
+        match case {
+            "ready" => tb.start_node(4, &NodeOpts::default())?,
+            "black-holed" => tb.blackhole_node(4)?,
+            _ => {}
+        }
+        let l = load(&tb, 20);
+        std::thread::sleep(Duration::from_secs(2));
+        let (cfg, _) = ours(&tb, 4, |_| {})?;
+        tb.reload_haproxy(&cfg)?;
+        let t = Instant::now();
+        let first = tb.server_states()?.get("n4").cloned().unwrap_or_default();
+        let down = if case == "ready" {
+            None
+        } else {
+            tb.wait_state("n4", "DOWN", Duration::from_secs(40))
+                .map(|d| t.elapsed().min(d))
+        };
+        std::thread::sleep(Duration::from_secs(12));
+        let rep = l.stop()?;
+        println!(
+            "| {case} | {} | {} | {first} | {} | {} |",
+            rep.total(),
+            rep.failures().len(),
+            down.map(s2).unwrap_or("–".into()),
+            rep.per_node().get("n4").copied().unwrap_or(0)
+        );
+    }
     println!();
     Ok(())
 }
