@@ -368,8 +368,11 @@ in {
     timeouts = {
       connect = mkOption {
         type = duration;
-        default = "5s";
-        description = "HAProxy `timeout connect`.";
+        default = "2s";
+        description = ''
+          HAProxy `timeout connect`: how long a request waits on a node that does not answer
+          before it moves to another one.
+        '';
       };
       client = mkOption {
         type = duration;

@@ -145,7 +145,10 @@ pub struct HealthCheck {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Timeouts {
-    /// 5s: nodes sit on the router's LAN; a longer connect only delays the redispatch.
+    /// 2s: a request sent to a black-holed node waits one connect timeout before it is
+    /// redispatched; measured (docs/benchmarks.md, black hole with roundrobin): 38 / 91 / 177
+    /// failed requests at 2 / 5 / 10 s. A LAN apiserver accepts in well under a millisecond,
+    /// so 2 s still leaves room for one SYN retransmit (1 s).
     #[serde(default = "default_connect")]
     pub connect: String,
     /// 20s client/server: the kubeadm HA guide's values, for the TLS handshake phase.
@@ -291,7 +294,7 @@ fn default_rise() -> i64 {
     2
 }
 fn default_connect() -> String {
-    "5s".into()
+    "2s".into()
 }
 fn default_client() -> String {
     "20s".into()

@@ -172,7 +172,14 @@ fn backend(out: &mut String, plan: &Plan, cluster: &ClusterPlan) {
             line(out, "option httpchk");
             line(out, "http-check connect ssl");
             line(out, format!("http-check send meth GET uri {path}"));
-            line(out, format!("http-check expect status {expect_status}"));
+            // A node that answers but is not ready (kube-apiserver fails /readyz at once on
+            // SIGTERM and then drains) goes to NOLB: no new connections, open ones finish.
+            // Only a node that does not answer at all is marked DOWN, and only then are its
+            // sessions shut (onMarkedDown), so a graceful drain cuts no request.
+            line(
+                out,
+                format!("http-check expect status {expect_status} error-status L7OKC"),
+            );
         }
         CheckKind::Tls => {
             line(out, "option tcp-check");
