@@ -7,13 +7,15 @@
 #   a. requests through the router reach all three nodes; kubectl works through it
 #   b. SIGKILL of a node under a request stream: no failed request, node DOWN within budget
 #   c. a black-holed node: its watches are closed and re-established, later requests all pass
-#   d. rolling graceful restart of all three nodes: no failed request
+#   d. rolling graceful restart of all three nodes: no failed request (a node failing /readyz
+#      during its shutdown delay is drained, NOLB, not cut)
 #   e. a watch idle longer than the client timeout stays open
 #   f. reload with a node added (switch to a specialisation) under load: no failed request,
 #      the open watch survives, the master process is the same (reload, not restart)
 #   g. firewall: outsider reaches neither stats nor unopened ports; client reaches the API,
 #      /stats and /metrics
-#   h. the stats CSV and /metrics report each server's state as it is
+#   h. the stats CSV and /metrics report each server's state as it is (DOWN when stopped,
+#      NOLB when it answers but fails /readyz)
 {
   pkgs,
   self,
@@ -71,7 +73,7 @@
     virtualisation.vlans = [1];
     networking.nftables.enable = true; # nft for the black-hole scenario
     networking.firewall.allowedTCPPorts = [6443 6444];
-    environment.systemPackages = [pkgs.nftables];
+    environment.systemPackages = [pkgs.nftables pkgs.curl]; # curl: fail /readyz on purpose (h)
     systemd.services.apiserver-standin = standinService n.name 6443;
   };
 
@@ -260,6 +262,15 @@ in
               "'^haproxy_server_status\\{.*server=\"k8s-master-3\".*state=\"DOWN\".*\\} 1'"
           )
           assert server_state("k8s-master-1").startswith("UP")
+          # Answering but not ready: drained (NOLB), not DOWN, in the CSV and in /metrics.
+          cp2.succeed("curl -skf -X POST https://127.0.0.1:6443/standin/readyz/fail")
+          wait_state("k8s-master-2", "NOLB", 60)
+          client.succeed(
+              f"curl -sf {STATS}/metrics | grep -E "
+              "'^haproxy_server_status\\{.*server=\"k8s-master-2\".*state=\"NOLB\".*\\} 1'"
+          )
+          cp2.succeed("curl -skf -X POST https://127.0.0.1:6443/standin/readyz/ok")
+          wait_state("k8s-master-2", "UP", 60)
           cp3.succeed("systemctl start apiserver-standin")
           cp3.wait_for_open_port(6443)
           wait_state("k8s-master-3", "UP", 60)

@@ -97,7 +97,7 @@ fn ours(tb: &Testbed, n: usize, tweak: impl FnOnce(&mut Value)) -> Result<(Strin
 enum Variant {
     Ours,
     OursNoShutdownSessions,
-    OursConnect2s,
+    OursConnect5s,
     Kubeadm,
     Seed004,
     /// Ours with roundrobin and this connect timeout (isolates the connect timeout).
@@ -109,7 +109,7 @@ impl Variant {
         match self {
             Variant::Ours => "ours (defaults)",
             Variant::OursNoShutdownSessions => "ours, onMarkedDown=none",
-            Variant::OursConnect2s => "ours, timeouts.connect=2s",
+            Variant::OursConnect5s => "ours, timeouts.connect=5s",
             Variant::Kubeadm => "kubeadm HA guide",
             Variant::Seed004 => "seed-004 TCP check",
             Variant::RoundRobinConnect(t) => match t {
@@ -126,7 +126,7 @@ impl Variant {
             Variant::OursNoShutdownSessions => {
                 ours(tb, n, |j| j["onMarkedDown"] = json!("none"))?.0
             }
-            Variant::OursConnect2s => ours(tb, n, |j| j["timeouts"] = json!({"connect": "2s"}))?.0,
+            Variant::OursConnect5s => ours(tb, n, |j| j["timeouts"] = json!({"connect": "5s"}))?.0,
             Variant::Kubeadm => {
                 HandCfg::kubeadm_guide(tb.addrs.router(), tb.node_list(n), sock).render()
             }
@@ -291,7 +291,7 @@ fn failover(standin: &[String]) -> Result<()> {
     let variants = [
         Variant::Ours,
         Variant::OursNoShutdownSessions,
-        Variant::OursConnect2s,
+        Variant::OursConnect5s,
         Variant::Kubeadm,
         Variant::Seed004,
     ];
