@@ -18,7 +18,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "unit, snapshot, property, CLI, firewall and network testbed tests"
 # Thousands of random option sets, each checked by the real haproxy -c -dW.
 export HAPROXY_K8S_PROPTEST_CASES="${HAPROXY_K8S_PROPTEST_CASES:-3000}"
-cargo test --workspace --quiet
+cargo test --workspace --quiet --no-fail-fast
 
 step "Nix evaluation tests"
 tests/nix-eval.sh
