@@ -683,6 +683,21 @@ impl Testbed {
         SocketAddr::new(self.addrs.router().into(), 6443)
     }
 
+    /// A steady stream of HTTP/2 `GET /version` from the client namespace through the
+    /// router, one new TLS connection per request every `period`, each with a 10 s timeout
+    /// (like client-go's TLS handshake timeout).
+    pub fn version_load(&self, period: Duration) -> load::Load {
+        load::Load::start(
+            &self.ns(Host::Client),
+            self.client(),
+            self.frontend(),
+            "/version",
+            apiserver_standin::client::Proto::H2,
+            period,
+            Duration::from_secs(10),
+        )
+    }
+
     /// An HTTPS client trusting the testbed CA, checking the router's IP.
     pub fn client(&self) -> Client {
         Client::new(&self.ca.cert_pem(), &self.addrs.router().to_string())

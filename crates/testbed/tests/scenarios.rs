@@ -73,15 +73,7 @@ fn secs(d: Duration) -> f64 {
 }
 
 fn load(tb: &Testbed, period_ms: u64) -> Load {
-    Load::start(
-        &tb.ns(Host::Client),
-        tb.client(),
-        tb.frontend(),
-        "/version",
-        Proto::H2,
-        Duration::from_millis(period_ms),
-        REQ_TIMEOUT,
-    )
+    tb.version_load(Duration::from_millis(period_ms))
 }
 
 fn hold_watch(tb: &Testbed, pick: Option<&str>, read_timeout: Duration) -> WatchHolder {

@@ -17,8 +17,6 @@ use testbed::configs::{generate, ours_json, HandCfg};
 use testbed::load::{Load, WatchHolder, WatchLog};
 use testbed::{Host, NodeOpts, Testbed};
 
-const REQ_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("standin") {
@@ -158,15 +156,7 @@ fn bed(
 }
 
 fn load(tb: &Testbed, period_ms: u64) -> Load {
-    Load::start(
-        &tb.ns(Host::Client),
-        tb.client(),
-        tb.frontend(),
-        "/version",
-        Proto::H2,
-        Duration::from_millis(period_ms),
-        REQ_TIMEOUT,
-    )
+    tb.version_load(Duration::from_millis(period_ms))
 }
 
 fn s2(d: Duration) -> String {
