@@ -9,6 +9,7 @@
 //! are swept.
 
 pub mod configs;
+pub mod dns;
 pub mod load;
 pub mod stats;
 

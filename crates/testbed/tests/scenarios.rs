@@ -1,4 +1,4 @@
-//! Issue 4 scenarios a–h: real HAProxy with the generated config and the generated nftables
+//! Issue 4 scenarios a–h (and i, issue 2: hostname nodes follow DNS): real HAProxy with the generated config and the generated nftables
 //! rules in a router namespace, apiserver stand-ins on three nodes, a client and an outsider.
 //!
 //! Needs root, `ip`, `haproxy`, `nft` (and `kubectl`, `curl` for some); otherwise every
@@ -651,4 +651,176 @@ fn h_stats_and_metrics_match_reality() {
     tb.wait_state("n3", "UP", Duration::from_secs(20))
         .expect("n3 UP");
     check(tb, &[("n1", "UP"), ("n2", "UP"), ("n3", "UP")]);
+}
+
+/// `show servers state` of the generated backend: server name -> srv_addr.
+fn server_addrs(tb: &Testbed) -> std::collections::HashMap<String, String> {
+    let out =
+        testbed::stats::admin_command(&tb.admin_socket(), "show servers state").unwrap_or_default();
+    let mut cols: Vec<&str> = Vec::new();
+    let mut addrs = std::collections::HashMap::new();
+    for line in out.lines() {
+        if let Some(h) = line.strip_prefix("# ") {
+            cols = h.split_whitespace().collect();
+            continue;
+        }
+        let vals: Vec<&str> = line.split_whitespace().collect();
+        let get = |c: &str| cols.iter().position(|x| *x == c).and_then(|i| vals.get(i));
+        if let (Some(name), Some(addr)) = (get("srv_name"), get("srv_addr")) {
+            addrs.insert(name.to_string(), addr.to_string());
+        }
+    }
+    addrs
+}
+
+/// One `GET /version` from the client through the router: the answering node, or the error.
+fn version_node(tb: &Testbed, timeout: Duration) -> Result<String, String> {
+    let c = tb.client();
+    let fe = tb.frontend();
+    testbed::in_netns(&tb.ns(Host::Client), move || async move {
+        c.get(fe, "/version", Proto::H2, timeout).await
+    })
+    .map_err(|e| format!("{e:#}"))
+    .and_then(|r| {
+        if r.status == 200 {
+            Ok(r.node.unwrap_or_default())
+        } else {
+            Err(format!("status {}", r.status))
+        }
+    })
+}
+
+/// Issue 2: a node given as a DNS hostname follows a DNS change at runtime, without a reload.
+/// The only node is `api-1.k8s.test`, served by a test DNS responder inside the router
+/// namespace; it first has no record (NXDOMAIN), then points at node1, then at node2.
+/// HAProxy 2.6 re-queries every `timeout resolve` (= `timeouts.check`, 5 s by default), so the
+/// switch takes about 5 s here; `hold valid 1s` does not make it faster.
+#[test]
+fn i_hostname_node_follows_dns_change() {
+    const HOST: &str = "api-1.k8s.test";
+    let _lock = testbed::serial();
+    if testbed::skip_unless_ready("i", false) {
+        return;
+    }
+    let mut tb = Testbed::new(2, &[STANDIN.to_string()]).expect("testbed");
+    for i in 1..=2 {
+        tb.start_node(i, &NodeOpts::default()).expect("start node");
+    }
+    // Declared after `tb`, so it is dropped (stopped) first, also on panic.
+    let dns = testbed::dns::DnsServer::start_in_netns(&tb.ns(Host::Router)).expect("dns");
+    let mut input = ours_json(
+        tb.addrs.router(),
+        &[],
+        &tb.addrs.lan_cidr(),
+        &tb.admin_socket(),
+    );
+    input["controlPlaneNodes"] = serde_json::json!([{ "name": "nhost", "address": HOST }]);
+    input["resolvers"] = serde_json::json!({
+        "nameservers": [dns.addr().to_string()],
+        "hold": "1s",
+    });
+    let out = generate(&input).expect("generate");
+    assert!(
+        out.haproxy_cfg.contains("resolvers k8s-dns"),
+        "{}",
+        out.haproxy_cfg
+    );
+    tb.start_haproxy(&out.haproxy_cfg).expect("start haproxy");
+    tb.load_firewall(&out.firewall_nft).expect("load firewall");
+    let master = tb.haproxy_master_pid();
+    let worker = testbed::stats::info_field(&tb.admin_socket(), "Pid");
+
+    // No record yet: `init-addr none` starts the server without an address.
+    std::thread::sleep(Duration::from_secs(2));
+    let unresolved = tb.server_states().unwrap_or_default();
+    let unresolved_addr = server_addrs(&tb);
+    let queries_before = dns.queries();
+    eprintln!(
+        "i: NXDOMAIN for {HOST}: state {unresolved:?}, addr {unresolved_addr:?}, {queries_before} DNS queries so far"
+    );
+    assert!(
+        queries_before > 0,
+        "haproxy never asked the test DNS server"
+    );
+    assert!(
+        !unresolved.get("nhost").is_some_and(|s| s.starts_with("UP")),
+        "nhost UP without an address: {unresolved:?}"
+    );
+
+    // The record appears, pointing at node1.
+    let t = Instant::now();
+    dns.set(HOST, tb.addrs.node(1));
+    let up = tb
+        .wait_state("nhost", "UP", Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("nhost never UP: {:?}", tb.server_states()));
+    let up_after = t.elapsed().min(up);
+    assert_eq!(
+        server_addrs(&tb).get("nhost").map(String::as_str),
+        Some(tb.addrs.node(1).to_string().as_str())
+    );
+    for _ in 0..10 {
+        assert_eq!(version_node(&tb, REQ_TIMEOUT).as_deref(), Ok("n1"));
+    }
+
+    // The record changes to node2's address: no reload, no restart.
+    let t = Instant::now();
+    dns.set(HOST, tb.addrs.node(2));
+    let mut errors = Vec::new();
+    let mut addr_after = None;
+    let mut first_n2 = None;
+    let deadline = Duration::from_secs(15);
+    while t.elapsed() < deadline && (addr_after.is_none() || first_n2.is_none()) {
+        if addr_after.is_none()
+            && server_addrs(&tb).get("nhost") == Some(&tb.addrs.node(2).to_string())
+        {
+            addr_after = Some(t.elapsed());
+        }
+        if first_n2.is_none() {
+            match version_node(&tb, Duration::from_secs(3)) {
+                Ok(n) if n == "n2" => first_n2 = Some(t.elapsed()),
+                Ok(_) => {}
+                Err(e) => errors.push(format!("{:.2}s: {e}", secs(t.elapsed()))),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let switch_state = tb.server_states().unwrap_or_default();
+    eprintln!(
+        "i: UP {:.2}s after the record appeared; after the change to node2: address in \
+         `show servers state` after {:?}, first answer from n2 after {:?}; errors during the \
+         switch: {errors:?}; state now {switch_state:?}",
+        secs(up_after),
+        addr_after.map(secs),
+        first_n2.map(secs),
+    );
+    let addr_after = addr_after.expect("server address never changed to node2's");
+    let first_n2 = first_n2.expect("no request answered by n2 after the DNS change");
+    assert!(addr_after <= deadline && first_n2 <= deadline);
+    tb.wait_state("nhost", "UP", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("nhost not UP after the switch: {:?}", tb.server_states()));
+    // After the switch: every request succeeds and is answered by node2.
+    for _ in 0..20 {
+        assert_eq!(version_node(&tb, REQ_TIMEOUT).as_deref(), Ok("n2"));
+    }
+    let rows = testbed::stats::show_stat(&tb.admin_socket()).unwrap();
+    let row = testbed::stats::servers(&rows).remove("nhost").unwrap();
+    assert_eq!(
+        row.get("addr").cloned(),
+        Some(format!("{}:6443", tb.addrs.node(2)))
+    );
+    assert_eq!(tb.haproxy_master_pid(), master, "haproxy master restarted");
+    assert_eq!(
+        testbed::stats::info_field(&tb.admin_socket(), "Pid"),
+        worker,
+        "haproxy reloaded (new worker)"
+    );
+    let log = tb.log("haproxy.log");
+    let events: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("nhost") && !l.contains("k8s-api.default"))
+        .collect();
+    eprintln!(
+        "i: {} DNS queries in total; haproxy log: {events:#?}",
+        dns.queries()
+    );
 }
