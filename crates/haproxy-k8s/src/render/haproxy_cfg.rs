@@ -31,7 +31,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     global(&mut out, plan);
     defaults(&mut out, plan);
     if let Some(resolvers) = &plan.resolvers {
-        resolvers_section(&mut out, resolvers, &plan.timeouts);
+        resolvers_section(&mut out, resolvers);
     }
     for cluster in &plan.clusters {
         frontend(&mut out, plan, cluster);
@@ -125,7 +125,7 @@ fn defaults(out: &mut String, plan: &Plan) {
     extra(out, &plan.extra.defaults);
 }
 
-fn resolvers_section(out: &mut String, resolvers: &ResolversPlan, timeouts: &TimeoutsPlan) {
+fn resolvers_section(out: &mut String, resolvers: &ResolversPlan) {
     section(out, format!("resolvers {RESOLVERS_NAME}"));
     if resolvers.nameservers.is_empty() {
         line(out, "parse-resolv-conf");
@@ -135,7 +135,9 @@ fn resolvers_section(out: &mut String, resolvers: &ResolversPlan, timeouts: &Tim
     }
     line(out, format!("hold valid {}", resolvers.hold));
     line(out, format!("hold obsolete {}", resolvers.hold));
-    line(out, format!("timeout resolve {}", timeouts.check));
+    // No `timeout resolve`: HAProxy's default asks again every second, so a changed address
+    // is followed within about a second (testbed scenario i); one query per second per
+    // hostname is nothing for a DNS server.
 }
 
 fn frontend(out: &mut String, plan: &Plan, cluster: &ClusterPlan) {
