@@ -16,6 +16,7 @@
 #      /stats and /metrics
 #   h. the stats CSV and /metrics report each server's state as it is (DOWN when stopped,
 #      NOLB when it answers but fails /readyz)
+#   i. a node given by hostname follows a DNS change at runtime, without a reload
 {
   pkgs,
   self,
@@ -121,6 +122,39 @@ in
                 port = 6444;
               }
             ]);
+        };
+
+        # Scenario i: a second cluster whose only node is a hostname, answered by a local
+        # dnsmasq from a hosts file the test rewrites.
+        specialisation.dns-node.configuration = {
+          services.haproxy-k8s = {
+            clusters.by-name = {
+              bindAddress = routerIP;
+              frontendPort = 7443;
+              controlPlaneNodes = [
+                {
+                  name = "api-by-name";
+                  address = "api.k8s.test";
+                  port = 6443;
+                }
+              ];
+            };
+            resolvers.nameservers = ["127.0.0.1:5353"];
+          };
+          services.dnsmasq = {
+            enable = true;
+            resolveLocalQueries = false;
+            settings = {
+              port = 5353;
+              listen-address = "127.0.0.1";
+              bind-interfaces = true;
+              no-resolv = true;
+              no-hosts = true;
+              addn-hosts = "/run/k8s-test-hosts";
+              local-ttl = 1;
+            };
+          };
+          systemd.tmpfiles.rules = ["f /run/k8s-test-hosts 0644 root root - ${nodes.cp1.ip} api.k8s.test"];
         };
 
         # A listener the module did not open (scenario g).
@@ -330,6 +364,24 @@ in
               wait_state(name, "UP", 60)
           ok, failed = stop_load("d")
           assert ok > 0 and failed == 0, f"{failed} of {ok + failed} requests failed"
+
+      with subtest("i: a hostname node follows a DNS change without a reload"):
+          base = router.succeed("readlink -f /run/current-system").strip()
+          router.succeed("/run/current-system/specialisation/dns-node/bin/switch-to-configuration test")
+          router.wait_for_unit("dnsmasq.service")
+          by_name = "https://${routerIP}:7443"
+          client.wait_until_succeeds(
+              f"curl -skf {by_name}/version | jq -e '.node == \"k8s-master-1\"'", timeout=60
+          )
+          pid = router.succeed("systemctl show -p MainPID --value haproxy-k8s").strip()
+          router.succeed(
+              "echo '${nodes.cp2.ip} api.k8s.test' > /run/k8s-test-hosts && systemctl kill --signal=SIGHUP dnsmasq"
+          )
+          client.wait_until_succeeds(
+              f"curl -skf {by_name}/version | jq -e '.node == \"k8s-master-2\"'", timeout=30
+          )
+          assert router.succeed("systemctl show -p MainPID --value haproxy-k8s").strip() == pid, "restarted, not re-resolved"
+          router.succeed(f"{base}/bin/switch-to-configuration test")
 
       with subtest("f: reload with a node added keeps the watch and every request"):
           pid = router.succeed("systemctl show -p MainPID --value haproxy-k8s").strip()
