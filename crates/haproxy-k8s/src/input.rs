@@ -9,6 +9,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The whole option set (`services.haproxy-k8s`).
+///
+/// Its first four fields repeat [`Cluster`]'s on purpose: they are seed 004's single-cluster
+/// shorthand, and `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Input {
