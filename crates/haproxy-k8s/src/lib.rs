@@ -12,7 +12,7 @@ mod render;
 mod validate;
 
 pub use errors::{InputError, InputErrors, OptionPath};
-pub use plan::{Duration, Plan};
+pub use plan::Plan;
 pub use render::firewall::FirewallRule;
 pub use render::haproxy_cfg::{STATS_PASSWORD_VARIABLE, STATS_USER_VARIABLE};
 pub use validate::SHORTHAND_CLUSTER;

@@ -135,7 +135,7 @@ pub(crate) struct ExtraPlan {
 
 /// A timeout in HAProxy's units, held in microseconds, printed in the largest exact unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Duration {
+pub(crate) struct Duration {
     micros: u64,
 }
 
@@ -145,10 +145,6 @@ impl Duration {
 
     pub(crate) fn from_micros(micros: u64) -> Self {
         Self { micros }
-    }
-
-    pub fn as_micros(self) -> u64 {
-        self.micros
     }
 }
 
