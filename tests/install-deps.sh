@@ -3,11 +3,16 @@
 #   apt: haproxy (validates and serves the generated configs), nftables + iptables + iproute2
 #        (firewall rules and network namespaces), nix-bin (evaluates the NixOS module),
 #        curl, openssl, kubectl (a real Kubernetes client; Debian's kubernetes-client if the
-#        machine has none), nghttp2-client and wrk (benchmarks).
+#        machine has none), nghttp2-client and wrk (benchmarks), debootstrap and
+#        systemd-container (the Debian 13 tree below, booted with systemd-nspawn), stress-ng
+#        (the suite must pass with a CPU hog beside it), socat.
 #   cargo: deadnix (dead-code check of the .nix files).
+#   tests/debian13-tree.sh: Debian 13 (HAProxy 3.0, systemd 257, Nix 2.26), cached outside the
+#        work tree, and /usr/local/bin/haproxy-3.0.
 set -euo pipefail
 
-packages=(haproxy nftables iptables iproute2 nix-bin curl openssl procps nghttp2-client wrk)
+packages=(haproxy nftables iptables iproute2 nix-bin curl openssl procps nghttp2-client wrk
+  debootstrap systemd-container stress-ng socat)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()
@@ -26,3 +31,5 @@ fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v deadnix >/dev/null 2>&1 || cargo install --quiet --locked deadnix
+
+"$(dirname "${BASH_SOURCE[0]}")/debian13-tree.sh"
