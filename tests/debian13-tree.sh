@@ -6,7 +6,7 @@
 #
 # The tree lives outside the work tree (it is ~500 MB and machine state, not project source):
 #   HAPROXY_K8S_TRIXIE_TREE   default /var/cache/haproxy-k8s/trixie
-# and this script also installs /usr/local/bin/haproxy-3.0, which runs the tree's HAProxy with
+# and this script also installs $HAPROXY_K8S_BIN_DIR/haproxy-3.0 (default /usr/local/bin), which runs the tree's HAProxy with
 # the tree's own loader and libraries (for `haproxy -c`; a master re-exec on USR2 needs a
 # native binary, so reload/upgrade tests boot the tree instead).
 #
@@ -14,6 +14,7 @@
 set -euo pipefail
 
 tree="${HAPROXY_K8S_TRIXIE_TREE:-/var/cache/haproxy-k8s/trixie}"
+bin_dir="${HAPROXY_K8S_BIN_DIR:-/usr/local/bin}"
 mirror="${HAPROXY_K8S_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 stamp="$tree/.haproxy-k8s-complete"
 # nix-bin comes in a second step: debootstrap's --include does not resolve its virtual
@@ -71,11 +72,11 @@ fi
 # haproxy-3.0: the tree's HAProxy through the tree's own loader (it is built for trixie's glibc).
 loader="$tree/usr/lib64/ld-linux-x86-64.so.2"
 [[ -x "$loader" ]] || loader="$tree/lib64/ld-linux-x86-64.so.2"
-cat >/usr/local/bin/haproxy-3.0.new <<EOF
+cat >"$bin_dir/haproxy-3.0.new" <<EOF
 #!/bin/sh
 # Written by tests/debian13-tree.sh: Debian 13's HAProxy, run from $tree.
 exec "$loader" --library-path "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu" "$tree/usr/sbin/haproxy" "\$@"
 EOF
-chmod 755 /usr/local/bin/haproxy-3.0.new
-mv /usr/local/bin/haproxy-3.0.new /usr/local/bin/haproxy-3.0
-haproxy-3.0 -v | head -1
+chmod 755 "$bin_dir/haproxy-3.0.new"
+mv "$bin_dir/haproxy-3.0.new" "$bin_dir/haproxy-3.0"
+"$bin_dir/haproxy-3.0" -v | head -1
