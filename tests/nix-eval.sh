@@ -282,11 +282,15 @@ if expect_ok $cases/seed-004.nix; then
   contains $n "haproxy.cfg has the three nodes" haproxy.cfg 'server k8s-master-3 192\.168\.8\.12:6443'
   contains $n "firewall.json opens 6443 and 8404" firewall.json '"port": 8404'
   check $n "service runs haproxy -Ws from the stable /etc path, Type=notify" \
-    '.service.serviceConfig | .Type == "notify" and (.ExecStart | test("^/run/haproxy-k8s/haproxy -Ws -f /etc/haproxy-k8s/haproxy.cfg"))'
-  check $n "reload is USR2 to the master after relinking the binary" \
-    '.service.serviceConfig.ExecReload | (.[-1] | test("kill -USR2 \\$MAINPID$")) and (map(select(test("ln -sf .*/bin/haproxy /run/haproxy-k8s/haproxy$"))) | length == 1)'
-  check $n "a changed config reloads (reloadTriggers = the config derivation, /etc path stable)" \
-    '.service.reloadTriggers == [.generatedOutPath] and .etc["haproxy-k8s/haproxy.cfg"] == (.generatedOutPath + "/haproxy.cfg") and .service.reloadIfChanged == false'
+    '.service.serviceConfig | .Type == "notify" and .ExecStart == "/etc/haproxy-k8s/haproxy -Ws -f /etc/haproxy-k8s/haproxy.cfg -p /run/haproxy-k8s/haproxy.pid"'
+  check $n "reload: the (new) binary checks the config, then USR2 to the master, all through /etc links" \
+    '.service.serviceConfig.ExecReload == ["/etc/haproxy-k8s/haproxy -c -q -f /etc/haproxy-k8s/haproxy.cfg", "/etc/haproxy-k8s/kill -USR2 $MAINPID"]
+     and (.etc["haproxy-k8s/haproxy"] | endswith("/haproxy/bin/haproxy"))
+     and .etc["haproxy-k8s/kill"] == "/nix/store/33333333333333333333333333333333-coreutils/bin/kill"'
+  check $n "no store path in [Service]: a package bump changes only the links and the reload triggers" \
+    '(.service.serviceConfig | tostring | test("/nix/store") | not) and .service.environment.LOCALE_ARCHIVE == null and .service.path == []'
+  check $n "a changed config or package reloads (reloadTriggers = config, haproxy, coreutils; /etc path stable)" \
+    '.service.reloadTriggers == [.generatedOutPath, (.etc["haproxy-k8s/haproxy"] | rtrimstr("/bin/haproxy")), "/nix/store/33333333333333333333333333333333-coreutils"] and .etc["haproxy-k8s/haproxy.cfg"] == (.generatedOutPath + "/haproxy.cfg") and .service.reloadIfChanged == false'
   check $n "no capability for ports >= 1024" \
     '.service.serviceConfig | .CapabilityBoundingSet == "" and (has("AmbientCapabilities") | not)'
   check $n "hardening (NoNewPrivileges, ProtectSystem=strict, PrivateTmp, PrivateDevices, address families)" \
@@ -434,6 +438,33 @@ else
   diff <(jq -S . "$contract") <(jq -S '.generatorInput | fromjson' "$tmp/contract-case.json" 2>/dev/null) | sed 's/^/       /' || true
   cat "$tmp/contract-case.err"
 fi
+
+# ---- the systemd unit as NixOS writes it (crates/unit-container boots the committed copy) ---
+# nix/tests/unit/<case>/ holds haproxy-k8s.service and module.json rendered by
+# nix/tests/unit/render.nix; machines without <nixpkgs/lib> boot these files, so they must stay
+# equal to the evaluation (`--update-docs` rewrites them too).
+for case_dir in nix/tests/unit/*/; do
+  unit_case="$(basename "$case_dir")"
+  if ! nix-instantiate --eval --strict --json nix/tests/unit/render.nix --argstr case "$unit_case" \
+    >"$tmp/unit-$unit_case.json" 2>"$tmp/unit-$unit_case.err"; then
+    fail "unit $unit_case: render.nix failed: $(cat "$tmp/unit-$unit_case.err")"
+    continue
+  fi
+  jq -j .unit "$tmp/unit-$unit_case.json" >"$tmp/unit-$unit_case.service"
+  jq -S .module "$tmp/unit-$unit_case.json" >"$tmp/unit-$unit_case.module.json"
+  if ((update_docs)); then
+    cp "$tmp/unit-$unit_case.service" "$case_dir/haproxy-k8s.service"
+    cp "$tmp/unit-$unit_case.module.json" "$case_dir/module.json"
+    pass "unit $unit_case: $case_dir rewritten"
+  elif cmp -s "$tmp/unit-$unit_case.service" "$case_dir/haproxy-k8s.service" &&
+    cmp -s "$tmp/unit-$unit_case.module.json" "$case_dir/module.json"; then
+    pass "unit $unit_case: committed haproxy-k8s.service and module.json equal the module's rendering"
+  else
+    fail "unit $unit_case: $case_dir is out of date (run tests/nix-eval.sh --update-docs):"
+    diff "$case_dir/haproxy-k8s.service" "$tmp/unit-$unit_case.service" | head -n 20 | sed 's/^/       /' || true
+    diff "$case_dir/module.json" "$tmp/unit-$unit_case.module.json" | head -n 20 | sed 's/^/       /' || true
+  fi
+done
 
 # ---- docs/nixos.md options reference -------------------------------------------------------
 nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A optionsMarkdown | jq -r . >"$tmp/options.md"
