@@ -702,7 +702,7 @@ in {
           UMask = "0077";
           RestrictAddressFamilies = ["AF_UNIX" "AF_INET" "AF_INET6"];
           SystemCallArchitectures = "native";
-          SystemCallFilter = ["@system-service" "~@privileged" "@chown"];
+          SystemCallFilter = ["@system-service" "~@privileged"];
           SystemCallErrorNumber = "EPERM";
           # No capability at all unless a port below 1024 is bound.
           CapabilityBoundingSet =
