@@ -227,16 +227,19 @@ fn e_empty_stats_password_stops_the_start_with_a_clear_message() {
                 !out.status.success(),
                 "the unit started with an empty stats password; journal:\n{journal}"
             );
+            // The generated config's `.if`/`.alert` block: HAProxy's own alert, saying which
+            // setting is wrong, is what an operator reads in the journal.
             let alert = journal
                 .lines()
-                .find(|l| l.contains("ALERT") && l.contains(haproxy_k8s::STATS_PASSWORD_VARIABLE));
+                .find(|l| l.contains("ALERT") && l.to_lowercase().contains("password"));
             match alert {
                 Some(line) => eprintln!("journal: {line}"),
-                None => bail!(
-                    "no alert naming {} in the journal:\n{journal}",
-                    haproxy_k8s::STATS_PASSWORD_VARIABLE
-                ),
+                None => bail!("no alert about the stats password in the journal:\n{journal}"),
             }
+            ensure!(
+                c.unit_property(UNIT, "ActiveState")? != "active",
+                "the unit is active"
+            );
             Ok(())
         },
     );
@@ -363,6 +366,57 @@ fn h_admin_socket_outside_the_runtime_directory() {
         ensure!(
             unit::info_field(&info, "Version").is_some(),
             "no answer on {socket}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn i_privileged_port_binds_with_the_capability_alone() {
+    run("i_privileged_port_binds_with_the_capability_alone", || {
+        let c = Container::boot(&unit_container::tree())?;
+        let case = Case::load("privileged-port")?;
+        case.install(&c, CONTAINER_HAPROXY)?;
+        let _backend = Backend::start(c.leader(), &[addr(NODES[0])])?;
+        ensure!(
+            case.service_value("AmbientCapabilities") == Some("CAP_NET_BIND_SERVICE"),
+            "no CAP_NET_BIND_SERVICE for port 443"
+        );
+        // Control: in a user namespace the capability does not reach the host's network
+        // namespace, which is why the module drops PrivateUsers for privileged ports.
+        ensure!(
+            case.service_value("PrivateUsers") == Some("false"),
+            "PrivateUsers is on"
+        );
+        let userns = case.unit.replace("PrivateUsers=false", "PrivateUsers=true");
+        c.write(&format!("/etc/systemd/system/{UNIT}"), &userns)?;
+        c.run(&["systemctl", "daemon-reload"])?;
+        ensure!(
+            !c.exec(&["systemctl", "start", UNIT])?.status.success(),
+            "port 443 was bound from a user namespace"
+        );
+        c.run(&["systemctl", "stop", UNIT])?;
+        let _ = c.exec(&["systemctl", "reset-failed", UNIT]);
+        c.write(&format!("/etc/systemd/system/{UNIT}"), &case.unit)?;
+        c.run(&["systemctl", "daemon-reload"])?;
+        let master = unit::start(&c)?;
+        let user = c.run(&["ps", "-o", "user=", "-p", &master.to_string()])?;
+        ensure!(user.trim() == "haproxy-k8s", "the master runs as {user:?}");
+        let load = Load::start(c.leader(), addr("127.0.0.1:443"), 1)?;
+        load.wait_for_more(5, PROGRESS)?;
+        let result = load.finish();
+        ensure!(
+            result.failures.is_empty(),
+            "requests failed: {:?}",
+            result.failures
+        );
+        let report = c.run(&["systemd-analyze", "security", "--no-pager", UNIT])?;
+        let overall = report
+            .lines()
+            .find(|l| l.contains("Overall exposure level"));
+        eprintln!(
+            "privileged port: {}",
+            overall.unwrap_or("no exposure figure")
         );
         Ok(())
     });
