@@ -40,7 +40,7 @@ if [[ -n "$leftover" ]]; then
 fi
 # crates/unit-container's machines are named hku<pid>x<n>; nspawn keeps a directory per
 # running machine.
-leftover="$(ls /run/systemd/nspawn/propagate 2>/dev/null | grep -E '^hku' || true)"
+leftover="$(compgen -G '/run/systemd/nspawn/propagate/hku*' || true)"
 if [[ -n "$leftover" ]]; then
   echo "systemd-nspawn containers left behind by a test:" >&2
   echo "$leftover" >&2
