@@ -465,6 +465,20 @@ for case_dir in nix/tests/unit/*/; do
     diff "$case_dir/module.json" "$tmp/unit-$unit_case.module.json" | head -n 20 | sed 's/^/       /' || true
   fi
 done
+# A HAProxy upgrade (another store path for the package) changes only [Unit]'s
+# X-Reload-Triggers: switch-to-configuration then reloads the unit instead of restarting it.
+if nix-instantiate --eval --strict --json nix/tests/unit/render.nix --argstr case container \
+  --argstr haproxyDir /nix/store/99999999999999999999999999999999-haproxy-3.9.9 \
+  >"$tmp/unit-upgraded.json" 2>"$tmp/unit-upgraded.err"; then
+  changed="$({ diff <(jq -r .unit "$tmp/unit-container.json") <(jq -r .unit "$tmp/unit-upgraded.json") || true; } | grep '^[<>]' | sed 's/=.*//' | sort -u | tr '\n' ' ' || true)"
+  if [[ "$changed" == "< X-Reload-Triggers > X-Reload-Triggers " ]]; then
+    pass "unit: a new HAProxy package changes only X-Reload-Triggers (a reload, not a restart)"
+  else
+    fail "unit: a new HAProxy package changes more than X-Reload-Triggers: $changed"
+  fi
+else
+  fail "unit: render.nix with another haproxy failed: $(cat "$tmp/unit-upgraded.err")"
+fi
 
 # ---- docs/nixos.md options reference -------------------------------------------------------
 nix-instantiate --eval --strict --json nix/tests/eval/eval.nix -A optionsMarkdown | jq -r . >"$tmp/options.md"

@@ -7,9 +7,16 @@
 # The rules follow nixos/lib/systemd-lib.nix (serviceToUnit, commonUnitText, attrsToSection,
 # unitConfig) for the fields a service can use; tests/nix-eval.sh checks that the files
 # committed under nix/tests/unit/<case>/ equal this, and crates/unit-container boots them.
-{case}: let
+{
+  case,
+  # Another stand-in store path for the HAProxy package: a package upgrade (tests/nix-eval.sh).
+  haproxyDir ? null,
+}: let
   lib = import <nixpkgs/lib>;
-  inherit ((import ../eval/eval.nix {case = ./. + "/${case}/case.nix";})) config;
+  inherit
+    (import ../eval/eval.nix ({case = ./. + "/${case}/case.nix";} // lib.optionalAttrs (haproxyDir != null) {inherit haproxyDir;}))
+    config
+    ;
   name = "haproxy-k8s";
   def = config.systemd.services.${name};
 
