@@ -244,6 +244,20 @@
   killLink = "${etcDir}/kill";
   adminSocketDir = builtins.dirOf cfg.adminSocket;
   adminSocketInRunDir = lib.hasPrefix "${runDir}/" cfg.adminSocket;
+  # The tmpfiles rule below makes the admin socket's directory the service's own (owner, mode)
+  # and ReadWritePaths opens it for writing: never do that to a directory others use.
+  sharedDirs = ["/" "/run" "/tmp" "/var" "/var/run" "/var/tmp" "/var/lib" "/var/cache" "/var/log" "/var/spool" "/etc" "/home" "/root" "/srv" "/opt" "/usr" "/nix" "/dev" "/proc" "/sys" "/boot" "/mnt" "/media" "/run/user"];
+  sharedPrefixes = ["/nix/" "/proc/" "/sys/" "/dev/" "/etc/" "/usr/" "/boot/" "/run/user/" "/run/systemd/" "/run/wrappers/" "/run/current-system/" "/run/booted-system/"];
+  # PrivateTmp gives the service its own /tmp and /var/tmp: a socket there is unreachable.
+  privateTmpPrefixes = ["/tmp/" "/var/tmp/"];
+  adminSocketDirProblem =
+    if adminSocketInRunDir
+    then null
+    else if lib.elem adminSocketDir sharedDirs || lib.any (p: lib.hasPrefix p "${adminSocketDir}/") sharedPrefixes
+    then "its directory ${adminSocketDir} is shared with other programs, and the service would take it over (owner, mode, write access)"
+    else if lib.any (p: lib.hasPrefix p "${adminSocketDir}/") privateTmpPrefixes
+    then "the service has a private /tmp and /var/tmp (PrivateTmp), so nothing outside it could reach the socket"
+    else null;
 in {
   options.services.haproxy-k8s = {
     # ---- seed 004's interface, first and exactly as written there -------------------------
@@ -442,7 +456,8 @@ in {
       default = "${runDir}/admin.sock";
       description = ''
         HAProxy runtime API socket (mode 660, group of the service, `expose-fd listeners`
-        for seamless reloads).
+        for seamless reloads). Outside `/run/haproxy-k8s` it needs a directory of its own,
+        which the module creates for the service (tmpfiles) and opens for writing.
       '';
     };
 
@@ -594,6 +609,10 @@ in {
   config = lib.mkIf cfg.enable (lib.mkMerge [
     {
       assertions = [
+        {
+          assertion = adminSocketDirProblem == null;
+          message = "${prefix}.adminSocket = \"${cfg.adminSocket}\": ${toString adminSocketDirProblem}. Put the socket in a directory of its own, e.g. /run/haproxy-k8s-admin/admin.sock.";
+        }
         {
           assertion = !(config.services.haproxy.enable or false) || clashes == [];
           message = ''

@@ -343,6 +343,12 @@ else
   fail "clash-haproxy: expected one failed assertion: $(cat "$tmp/clash-haproxy.err" "$tmp/clash-haproxy.json" 2>/dev/null)"
 fi
 
+if evaluate $cases/bad-admin-socket-shared-dir.nix && q bad-admin-socket-shared-dir '.failedAssertions | length == 1 and (.[0] | test("services.haproxy-k8s.adminSocket = \"/run/haproxy-k8s.sock\": its directory /run is shared"))'; then
+  pass "bad-admin-socket-shared-dir: assertion refuses to take over /run: $(jq -r '.failedAssertions[0]' "$tmp/bad-admin-socket-shared-dir.json")"
+else
+  fail "bad-admin-socket-shared-dir: expected one failed assertion: $(cat "$tmp/bad-admin-socket-shared-dir.err" "$tmp/bad-admin-socket-shared-dir.json" 2>/dev/null)"
+fi
+
 # Type errors: NixOS's own messages, naming the option.
 if expect_ok $cases/tls-health-check.nix; then
   contains tls-health-check "CA file and client certificate reach haproxy.cfg" haproxy.cfg 'ca-file /etc/kubernetes/pki/ca.crt.*crt /var/lib/haproxy-k8s/health-client.pem|crt /var/lib/haproxy-k8s/health-client.pem.*ca-file /etc/kubernetes/pki/ca.crt'
