@@ -233,8 +233,31 @@
   binds;
 
   runDir = "/run/haproxy-k8s";
-  haproxyBin = lib.getExe' cfg.package "haproxy";
-  etcPath = "/etc/haproxy-k8s/haproxy.cfg";
+  # The unit's [Service] section names only these stable paths, never a store path: a
+  # switch-to-configuration restarts a unit whose [Service] differs (dropping every open watch)
+  # but only reloads one whose X-Reload-Triggers differ. A new HAProxy or coreutils therefore
+  # changes the /etc links and the reload triggers, and the reload (USR2: the master re-executes
+  # its argv[0], this link) runs the new binary without dropping a connection.
+  etcDir = "/etc/haproxy-k8s";
+  etcPath = "${etcDir}/haproxy.cfg";
+  haproxyLink = "${etcDir}/haproxy";
+  killLink = "${etcDir}/kill";
+  adminSocketDir = builtins.dirOf cfg.adminSocket;
+  adminSocketInRunDir = lib.hasPrefix "${runDir}/" cfg.adminSocket;
+  # The tmpfiles rule below makes the admin socket's directory the service's own (owner, mode)
+  # and ReadWritePaths opens it for writing: never do that to a directory others use.
+  sharedDirs = ["/" "/run" "/tmp" "/var" "/var/run" "/var/tmp" "/var/lib" "/var/cache" "/var/log" "/var/spool" "/etc" "/home" "/root" "/srv" "/opt" "/usr" "/nix" "/dev" "/proc" "/sys" "/boot" "/mnt" "/media" "/run/user"];
+  sharedPrefixes = ["/nix/" "/proc/" "/sys/" "/dev/" "/etc/" "/usr/" "/boot/" "/run/user/" "/run/systemd/" "/run/wrappers/" "/run/current-system/" "/run/booted-system/"];
+  # PrivateTmp gives the service its own /tmp and /var/tmp: a socket there is unreachable.
+  privateTmpPrefixes = ["/tmp/" "/var/tmp/"];
+  adminSocketDirProblem =
+    if adminSocketInRunDir
+    then null
+    else if lib.elem adminSocketDir sharedDirs || lib.any (p: lib.hasPrefix p "${adminSocketDir}/") sharedPrefixes
+    then "its directory ${adminSocketDir} is shared with other programs, and the service would take it over (owner, mode, write access)"
+    else if lib.any (p: lib.hasPrefix p "${adminSocketDir}/") privateTmpPrefixes
+    then "the service has a private /tmp and /var/tmp (PrivateTmp), so nothing outside it could reach the socket"
+    else null;
 in {
   options.services.haproxy-k8s = {
     # ---- seed 004's interface, first and exactly as written there -------------------------
@@ -433,7 +456,8 @@ in {
       default = "${runDir}/admin.sock";
       description = ''
         HAProxy runtime API socket (mode 660, group of the service, `expose-fd listeners`
-        for seamless reloads).
+        for seamless reloads). Outside `/run/haproxy-k8s` it needs a directory of its own,
+        which the module creates for the service (tmpfiles) and opens for writing.
       '';
     };
 
@@ -586,6 +610,10 @@ in {
     {
       assertions = [
         {
+          assertion = adminSocketDirProblem == null;
+          message = "${prefix}.adminSocket = \"${cfg.adminSocket}\": ${toString adminSocketDirProblem}. Put the socket in a directory of its own, e.g. /run/haproxy-k8s-admin/admin.sock.";
+        }
+        {
           assertion = !(config.services.haproxy.enable or false) || clashes == [];
           message = ''
             services.haproxy-k8s and services.haproxy both bind ${
@@ -601,9 +629,19 @@ in {
           lib.concatMapStringsSep ", " (b: "${toString b.port}/tcp") binds
         } in firewalld yourself.";
 
-      # A stable path: a changed configuration changes only the reload trigger below, so
-      # switch-to-configuration reloads the unit (hitless) instead of restarting it.
-      environment.etc."haproxy-k8s/haproxy.cfg".source = "${generated}/haproxy.cfg";
+      # Stable paths: a changed configuration or package changes these links and the reload
+      # triggers below, never the unit's [Service] section (see runDir above).
+      environment.etc = {
+        "haproxy-k8s/haproxy.cfg".source = "${generated}/haproxy.cfg";
+        "haproxy-k8s/haproxy".source = lib.getExe' cfg.package "haproxy";
+        "haproxy-k8s/kill".source = "${pkgs.coreutils}/bin/kill";
+      };
+
+      # An admin socket outside the runtime directory needs its directory to exist before the
+      # unit's mount namespace is set up (ReadWritePaths below).
+      systemd.tmpfiles.rules = lib.mkIf (!adminSocketInRunDir) [
+        "d ${adminSocketDir} 0750 haproxy-k8s haproxy-k8s - -"
+      ];
 
       users.users.haproxy-k8s = {
         isSystemUser = true;
@@ -618,23 +656,30 @@ in {
         wants = ["network-online.target"];
         after = ["network-online.target"];
         wantedBy = ["multi-user.target"];
-        reloadTriggers = [generated];
+        # Whatever the /etc links point to: a new config, HAProxy or coreutils reloads.
+        reloadTriggers = [generated cfg.package pkgs.coreutils];
+        # NixOS's default PATH (coreutils, findutils, grep, sed, systemd) and the global
+        # LOCALE_ARCHIVE and TZDIR would put store paths into [Service]: every bump of those
+        # packages would restart the unit. HAProxy runs no external program and needs no
+        # locale; /etc/zoneinfo is NixOS's stable link to tzdata.
+        path = lib.mkForce [];
+        environment = {
+          LOCALE_ARCHIVE = null;
+          TZDIR = "/etc/zoneinfo";
+        };
         serviceConfig = {
+          # Type=notify with an explicit ExecReload rather than Type=notify-reload: the new
+          # binary checks the new configuration before the master is signalled, so a bad
+          # configuration fails `systemctl reload` and leaves the running master untouched.
+          # (HAProxy 3.x would support notify-reload: it sends RELOADING=1 with MONOTONIC_USEC.)
           Type = "notify";
           User = "haproxy-k8s";
           Group = "haproxy-k8s";
           EnvironmentFile = lib.mkIf (cfg.stats.credentialsFile != null) cfg.stats.credentialsFile;
-          # The master re-executes its own argv[0] on USR2: run it from a link under /run
-          # and repoint the link before a reload, so an upgraded package is picked up.
-          ExecStartPre = [
-            "${pkgs.coreutils}/bin/ln -sf ${haproxyBin} ${runDir}/haproxy"
-            "${runDir}/haproxy -c -q -f ${etcPath}"
-          ];
-          ExecStart = "${runDir}/haproxy -Ws -f ${etcPath} -p ${runDir}/haproxy.pid";
+          ExecStart = "${haproxyLink} -Ws -f ${etcPath} -p ${runDir}/haproxy.pid";
           ExecReload = [
-            "${haproxyBin} -c -q -f ${etcPath}"
-            "${pkgs.coreutils}/bin/ln -sf ${haproxyBin} ${runDir}/haproxy"
-            "${pkgs.coreutils}/bin/kill -USR2 $MAINPID"
+            "${haproxyLink} -c -q -f ${etcPath}"
+            "${killLink} -USR2 $MAINPID"
           ];
           KillMode = "mixed";
           SuccessExitStatus = "143";
@@ -642,18 +687,24 @@ in {
           RestartSec = "2s";
           RuntimeDirectory = "haproxy-k8s";
           RuntimeDirectoryMode = "0750";
-          ReadWritePaths = lib.mkIf (!lib.hasPrefix "${runDir}/" cfg.adminSocket) [(builtins.dirOf cfg.adminSocket)];
+          # `-`: a missing directory is not a reason for systemd to refuse the unit (HAProxy
+          # then names the socket it cannot create); the tmpfiles rule above creates it.
+          ReadWritePaths = lib.mkIf (!adminSocketInRunDir) ["-${adminSocketDir}"];
           StandardOutput = "journal";
           StandardError = "journal";
           SyslogIdentifier = "haproxy-k8s";
           LimitNOFILE = 2 * cfg.maxConnections + 1024;
 
-          # Sandboxing.
+          # Sandboxing (`systemd-analyze security` figure in docs/nixos.md).
           NoNewPrivileges = true;
           ProtectSystem = "strict";
           ProtectHome = true;
           PrivateTmp = true;
           PrivateDevices = true;
+          PrivateIPC = true;
+          # A user namespace would keep CAP_NET_BIND_SERVICE from working on the host's
+          # network namespace, so only without a privileged port.
+          PrivateUsers = !needsBindCapability;
           ProtectKernelTunables = true;
           ProtectKernelModules = true;
           ProtectKernelLogs = true;
@@ -661,15 +712,17 @@ in {
           ProtectClock = true;
           ProtectHostname = true;
           ProtectProc = "invisible";
+          ProcSubset = "pid";
           RestrictNamespaces = true;
           RestrictRealtime = true;
           RestrictSUIDSGID = true;
           LockPersonality = true;
           RemoveIPC = true;
-          UMask = "0007";
+          UMask = "0077";
           RestrictAddressFamilies = ["AF_UNIX" "AF_INET" "AF_INET6"];
           SystemCallArchitectures = "native";
-          SystemCallFilter = ["~@cpu-emulation @debug @keyring @module @mount @obsolete @raw-io @reboot @swap"];
+          SystemCallFilter = ["@system-service" "~@privileged"];
+          SystemCallErrorNumber = "EPERM";
           # No capability at all unless a port below 1024 is bound.
           CapabilityBoundingSet =
             if needsBindCapability

@@ -19,7 +19,9 @@ mirror="${HAPROXY_K8S_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 stamp="$tree/.haproxy-k8s-complete"
 # nix-bin comes in a second step: debootstrap's --include does not resolve its virtual
 # dependency.
-packages=(haproxy systemd systemd-sysv dbus procps iproute2 curl socat nix-bin)
+# liblua5.3-0: Debian 12's HAProxy 2.6 runs natively in the tree with it (the unit tests upgrade
+# 2.6 -> 3.0 through a master re-exec, which a binary run through a foreign loader cannot do).
+packages=(haproxy systemd systemd-sysv dbus procps iproute2 curl socat nix-bin liblua5.3-0)
 
 in_tree() {
   mount -t proc proc "$1/proc"

@@ -282,11 +282,15 @@ if expect_ok $cases/seed-004.nix; then
   contains $n "haproxy.cfg has the three nodes" haproxy.cfg 'server k8s-master-3 192\.168\.8\.12:6443'
   contains $n "firewall.json opens 6443 and 8404" firewall.json '"port": 8404'
   check $n "service runs haproxy -Ws from the stable /etc path, Type=notify" \
-    '.service.serviceConfig | .Type == "notify" and (.ExecStart | test("^/run/haproxy-k8s/haproxy -Ws -f /etc/haproxy-k8s/haproxy.cfg"))'
-  check $n "reload is USR2 to the master after relinking the binary" \
-    '.service.serviceConfig.ExecReload | (.[-1] | test("kill -USR2 \\$MAINPID$")) and (map(select(test("ln -sf .*/bin/haproxy /run/haproxy-k8s/haproxy$"))) | length == 1)'
-  check $n "a changed config reloads (reloadTriggers = the config derivation, /etc path stable)" \
-    '.service.reloadTriggers == [.generatedOutPath] and .etc["haproxy-k8s/haproxy.cfg"] == (.generatedOutPath + "/haproxy.cfg") and .service.reloadIfChanged == false'
+    '.service.serviceConfig | .Type == "notify" and .ExecStart == "/etc/haproxy-k8s/haproxy -Ws -f /etc/haproxy-k8s/haproxy.cfg -p /run/haproxy-k8s/haproxy.pid"'
+  check $n "reload: the (new) binary checks the config, then USR2 to the master, all through /etc links" \
+    '.service.serviceConfig.ExecReload == ["/etc/haproxy-k8s/haproxy -c -q -f /etc/haproxy-k8s/haproxy.cfg", "/etc/haproxy-k8s/kill -USR2 $MAINPID"]
+     and (.etc["haproxy-k8s/haproxy"] | endswith("/haproxy/bin/haproxy"))
+     and .etc["haproxy-k8s/kill"] == "/nix/store/33333333333333333333333333333333-coreutils/bin/kill"'
+  check $n "no store path in [Service]: a package bump changes only the links and the reload triggers" \
+    '(.service.serviceConfig | tostring | test("/nix/store") | not) and .service.environment.LOCALE_ARCHIVE == null and .service.path == []'
+  check $n "a changed config or package reloads (reloadTriggers = config, haproxy, coreutils; /etc path stable)" \
+    '.service.reloadTriggers == [.generatedOutPath, (.etc["haproxy-k8s/haproxy"] | rtrimstr("/bin/haproxy")), "/nix/store/33333333333333333333333333333333-coreutils"] and .etc["haproxy-k8s/haproxy.cfg"] == (.generatedOutPath + "/haproxy.cfg") and .service.reloadIfChanged == false'
   check $n "no capability for ports >= 1024" \
     '.service.serviceConfig | .CapabilityBoundingSet == "" and (has("AmbientCapabilities") | not)'
   check $n "hardening (NoNewPrivileges, ProtectSystem=strict, PrivateTmp, PrivateDevices, address families)" \
@@ -337,6 +341,12 @@ if evaluate $cases/clash-haproxy.nix && q clash-haproxy '.failedAssertions | len
   pass "clash-haproxy: assertion names the clashing bind: $(jq -r '.failedAssertions[0]' "$tmp/clash-haproxy.json" | head -n1)"
 else
   fail "clash-haproxy: expected one failed assertion: $(cat "$tmp/clash-haproxy.err" "$tmp/clash-haproxy.json" 2>/dev/null)"
+fi
+
+if evaluate $cases/bad-admin-socket-shared-dir.nix && q bad-admin-socket-shared-dir '.failedAssertions | length == 1 and (.[0] | test("services.haproxy-k8s.adminSocket = \"/run/haproxy-k8s.sock\": its directory /run is shared"))'; then
+  pass "bad-admin-socket-shared-dir: assertion refuses to take over /run: $(jq -r '.failedAssertions[0]' "$tmp/bad-admin-socket-shared-dir.json")"
+else
+  fail "bad-admin-socket-shared-dir: expected one failed assertion: $(cat "$tmp/bad-admin-socket-shared-dir.err" "$tmp/bad-admin-socket-shared-dir.json" 2>/dev/null)"
 fi
 
 # Type errors: NixOS's own messages, naming the option.
@@ -433,6 +443,47 @@ else
   fail "module defaults differ from docs/input-contract.md:"
   diff <(jq -S . "$contract") <(jq -S '.generatorInput | fromjson' "$tmp/contract-case.json" 2>/dev/null) | sed 's/^/       /' || true
   cat "$tmp/contract-case.err"
+fi
+
+# ---- the systemd unit as NixOS writes it (crates/unit-container boots the committed copy) ---
+# nix/tests/unit/<case>/ holds haproxy-k8s.service and module.json rendered by
+# nix/tests/unit/render.nix; machines without <nixpkgs/lib> boot these files, so they must stay
+# equal to the evaluation (`--update-docs` rewrites them too).
+for case_dir in nix/tests/unit/*/; do
+  unit_case="$(basename "$case_dir")"
+  if ! nix-instantiate --eval --strict --json nix/tests/unit/render.nix --argstr case "$unit_case" \
+    >"$tmp/unit-$unit_case.json" 2>"$tmp/unit-$unit_case.err"; then
+    fail "unit $unit_case: render.nix failed: $(cat "$tmp/unit-$unit_case.err")"
+    continue
+  fi
+  jq -j .unit "$tmp/unit-$unit_case.json" >"$tmp/unit-$unit_case.service"
+  jq -S .module "$tmp/unit-$unit_case.json" >"$tmp/unit-$unit_case.module.json"
+  if ((update_docs)); then
+    cp "$tmp/unit-$unit_case.service" "$case_dir/haproxy-k8s.service"
+    cp "$tmp/unit-$unit_case.module.json" "$case_dir/module.json"
+    pass "unit $unit_case: $case_dir rewritten"
+  elif cmp -s "$tmp/unit-$unit_case.service" "$case_dir/haproxy-k8s.service" &&
+    cmp -s "$tmp/unit-$unit_case.module.json" "$case_dir/module.json"; then
+    pass "unit $unit_case: committed haproxy-k8s.service and module.json equal the module's rendering"
+  else
+    fail "unit $unit_case: $case_dir is out of date (run tests/nix-eval.sh --update-docs):"
+    diff "$case_dir/haproxy-k8s.service" "$tmp/unit-$unit_case.service" | head -n 20 | sed 's/^/       /' || true
+    diff "$case_dir/module.json" "$tmp/unit-$unit_case.module.json" | head -n 20 | sed 's/^/       /' || true
+  fi
+done
+# A HAProxy upgrade (another store path for the package) changes only [Unit]'s
+# X-Reload-Triggers: switch-to-configuration then reloads the unit instead of restarting it.
+if nix-instantiate --eval --strict --json nix/tests/unit/render.nix --argstr case container \
+  --argstr haproxyDir /nix/store/99999999999999999999999999999999-haproxy-3.9.9 \
+  >"$tmp/unit-upgraded.json" 2>"$tmp/unit-upgraded.err"; then
+  changed="$({ diff <(jq -r .unit "$tmp/unit-container.json") <(jq -r .unit "$tmp/unit-upgraded.json") || true; } | grep '^[<>]' | sed 's/=.*//' | sort -u | tr '\n' ' ' || true)"
+  if [[ "$changed" == "< X-Reload-Triggers > X-Reload-Triggers " ]]; then
+    pass "unit: a new HAProxy package changes only X-Reload-Triggers (a reload, not a restart)"
+  else
+    fail "unit: a new HAProxy package changes more than X-Reload-Triggers: $changed"
+  fi
+else
+  fail "unit: render.nix with another haproxy failed: $(cat "$tmp/unit-upgraded.err")"
 fi
 
 # ---- docs/nixos.md options reference -------------------------------------------------------

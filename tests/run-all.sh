@@ -38,4 +38,12 @@ if [[ -n "$leftover" ]]; then
   echo "$leftover" >&2
   exit 1
 fi
+# crates/unit-container's machines are named hku<pid>x<n>; nspawn keeps a directory per
+# running machine.
+leftover="$(compgen -G '/run/systemd/nspawn/propagate/hku*' || true)"
+if [[ -n "$leftover" ]]; then
+  echo "systemd-nspawn containers left behind by a test:" >&2
+  echo "$leftover" >&2
+  exit 1
+fi
 echo "all tests passed"

@@ -258,7 +258,7 @@ in
 
       with subtest("configuration was checked at build time and is reloadable"):
           router.succeed("test -L /etc/haproxy-k8s/haproxy.cfg")
-          router.succeed("/run/haproxy-k8s/haproxy -c -f /etc/haproxy-k8s/haproxy.cfg")
+          router.succeed("/etc/haproxy-k8s/haproxy -c -f /etc/haproxy-k8s/haproxy.cfg")
           router.succeed("test -S /run/haproxy-k8s/admin.sock")
           router.succeed("systemctl show -p User haproxy-k8s | grep -qx User=haproxy-k8s")
           router.succeed("echo 'show info' | socat stdio /run/haproxy-k8s/admin.sock | grep -q '^Name: HAProxy'")

@@ -99,7 +99,7 @@ in {
       if service == null
       then null
       else {
-        inherit (service) serviceConfig reloadTriggers restartIfChanged reloadIfChanged wantedBy after wants;
+        inherit (service) serviceConfig reloadTriggers restartIfChanged reloadIfChanged wantedBy after wants environment path;
       };
     etc = lib.mapAttrs (_: e: toString e.source) (lib.filterAttrs (n: _: lib.hasPrefix "haproxy-k8s" n) config.environment.etc);
     users = lib.mapAttrs (_: u: {inherit (u) isSystemUser group;}) config.users.users;
@@ -108,4 +108,7 @@ in {
   };
 
   optionsMarkdown = lib.concatMapStringsSep "\n" renderOption docOptions;
+
+  # The whole evaluated configuration (nix/tests/unit/render.nix renders the unit from it).
+  inherit config;
 }

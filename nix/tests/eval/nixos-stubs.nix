@@ -43,7 +43,7 @@
     type = types.listOf unitNameType;
   };
 
-  serviceModule = {
+  serviceModule = {config, ...}: {
     options = {
       enable = mkOption {
         type = types.bool;
@@ -111,6 +111,18 @@
         default = "";
       };
     };
+    # systemd-lib.nix: serviceConfig turns `path` into PATH, and stage2ServiceConfig gives every
+    # service a default path.
+    config.environment.PATH =
+      lib.mkIf (config.path != [])
+      "${lib.makeBinPath config.path}:${lib.makeSearchPathOutput "bin" "sbin" config.path}";
+    config.path = lib.mkAfter [
+      pkgs.coreutils
+      "/nix/store/44444444444444444444444444444444-findutils"
+      "/nix/store/44444444444444444444444444444445-gnugrep"
+      "/nix/store/44444444444444444444444444444446-gnused"
+      "/nix/store/44444444444444444444444444444447-systemd"
+    ];
   };
 
   # users-groups.nix (the fields used here)
@@ -230,6 +242,19 @@ in {
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule serviceModule);
       default = {};
+    };
+    # systemd.nix; the values are what locale.nix and i18n.nix set on every NixOS system.
+    systemd.globalEnvironment = mkOption {
+      type = with types; attrsOf (nullOr (oneOf [str path package]));
+      default = {
+        TZDIR = "/nix/store/55555555555555555555555555555555-tzdata/share/zoneinfo";
+        LOCALE_ARCHIVE = "/nix/store/55555555555555555555555555555556-glibc-locales/lib/locale/locale-archive";
+      };
+    };
+    # systemd/tmpfiles.nix
+    systemd.tmpfiles.rules = mkOption {
+      type = types.listOf types.str;
+      default = [];
     };
 
     users.users = mkOption {
