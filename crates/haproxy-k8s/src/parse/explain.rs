@@ -103,7 +103,11 @@ fn unknown_option(serde: &str, relative: &str, paths: &OptionPath) -> String {
             names
                 .into_iter()
                 .filter(|name| name.eq_ignore_ascii_case(unknown))
-                .map(move |name| format!("`{}`", paths.join(&join(other, &name))))
+                .map(move |name| match paths.join(other).is_empty() {
+                    // Without a prefix, a bare `statsPort` would not say where it belongs.
+                    true => format!("`{name}` at the top level"),
+                    false => format!("`{}`", paths.join(&join(other, &name))),
+                })
         })
         .collect();
     match elsewhere.as_slice() {
