@@ -23,6 +23,13 @@ pub fn parse_input(json: &str, paths: &OptionPath) -> Result<Input, InputErrors>
             },
             None => syntax(paths, &stop.error),
         };
+        let error = match json.trim().is_empty() {
+            true => InputError {
+                message: "not valid JSON: the input is empty (an empty option set is `{}`)".into(),
+                ..error
+            },
+            false => error,
+        };
         InputErrors(vec![error])
     })?;
     // Types and option names. From the text (not a `Value`) so errors keep their position.
@@ -216,6 +223,12 @@ mod tests {
         assert_eq!(at("{\n  \"statsPort\": 1,\n}"), (3, 1));
         assert_eq!(at("{\n  \"frontendPrt\": 1\n}"), (2, 15));
         assert_eq!(at(""), (1, 1));
+        assert!(failure(" \n")
+            .message
+            .ends_with("the input is empty (an empty option set is `{}`)"));
+        assert!(failure("{\"a\": ")
+            .message
+            .ends_with("the input ends inside a value"));
         // Validation errors come later and have only their path.
         assert!(parse_input(r#"{"statsPort": 0}"#, &OptionPath::new("")).is_ok());
     }

@@ -84,7 +84,7 @@ fn missing_or_empty_credentials_fail_haproxy_check_with_a_clear_message() {
 fn empty_password_never_starts_and_a_set_one_guards_the_page() {
     for binary in HAPROXIES {
         let dir = tempfile::tempdir().unwrap();
-        let (api_port, stats_port) = (free_port(), free_port());
+        let (api_port, stats_port) = free_ports();
         let path = dir.path().join("haproxy.cfg");
         std::fs::write(
             &path,
@@ -131,13 +131,13 @@ fn empty_password_never_starts_and_a_set_one_guards_the_page() {
     }
 }
 
-/// A port nothing listens on right now (the kernel's choice, released at once).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct loopback ports nothing listens on right now (the kernel's choice, both held
+/// until both are known, then released for HAProxy).
+fn free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let (a, b) = (bind(), bind());
+    let port = |listener: &TcpListener| listener.local_addr().unwrap().port();
+    (port(&a), port(&b))
 }
 
 /// A foreground HAProxy, killed when dropped (also when the test fails).
