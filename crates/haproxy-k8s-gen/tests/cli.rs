@@ -474,14 +474,24 @@ fn messages_name_file_line_and_column_and_the_option_meant() {
 fn haproxy_check_without_runtime_tls_files_checks_the_rest() {
     let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
                    "healthCheck": {"caFile": "/nonexistent/ca.pem", "clientCertificate": "/run/nonexistent/client.pem"}}"#;
-    let output = gen(&["generate", "--input", "-", "--haproxy-check"], Some(json));
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output)
-        .contains("/nonexistent/ca.pem, /run/nonexistent/client.pem not present here"));
-    let cfg = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        cfg.contains("verify required ca-file /nonexistent/ca.pem crt /run/nonexistent/client.pem")
-    );
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output)
+            .contains("/nonexistent/ca.pem, /run/nonexistent/client.pem not present here"));
+        let cfg = String::from_utf8(output.stdout).unwrap();
+        assert!(cfg.contains(
+            "verify required ca-file /nonexistent/ca.pem crt /run/nonexistent/client.pem"
+        ));
+    }
 }
 
 #[test]
@@ -502,23 +512,37 @@ fn haproxy_check_with_real_tls_files_checks_them_too() {
         ca.display(),
         client.display()
     );
-    let output = gen(
-        &["generate", "--input", "-", "--haproxy-check"],
-        Some(&json),
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        !stderr(&output).contains("not present here"),
-        "{}",
-        stderr(&output)
-    );
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(&json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("not present here"),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+    }
     // A broken certificate file is caught by the real check, not waved through.
     std::fs::write(&client, "not a certificate\n").unwrap();
-    let output = gen(
-        &["generate", "--input", "-", "--haproxy-check"],
-        Some(&json),
-    );
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(&json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+    }
 }
 
 #[test]
