@@ -14,6 +14,7 @@ tests/install-deps.sh
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo machete # no unused dependency in any Cargo.toml
 
 step "unit, snapshot, property, CLI, firewall and network testbed tests"
 # Thousands of random option sets, each checked by the real haproxy -c -dW.
