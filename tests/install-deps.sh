@@ -6,7 +6,7 @@
 #        machine has none), nghttp2-client and wrk (benchmarks), debootstrap and
 #        systemd-container (the Debian 13 tree below, booted with systemd-nspawn), stress-ng
 #        (the suite must pass with a CPU hog beside it), socat.
-#   cargo: deadnix (dead-code check of the .nix files).
+#   cargo: deadnix (dead-code check of the .nix files), cargo-machete (unused Rust dependencies).
 #   tests/debian13-tree.sh: Debian 13 (HAProxy 3.0, systemd 257, Nix 2.26), cached outside the
 #        work tree, and /usr/local/bin/haproxy-3.0.
 set -euo pipefail
@@ -31,5 +31,6 @@ fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v deadnix >/dev/null 2>&1 || cargo install --quiet --locked deadnix
+command -v cargo-machete >/dev/null 2>&1 || cargo install --quiet --locked cargo-machete
 
 "$(dirname "${BASH_SOURCE[0]}")/debian13-tree.sh"

@@ -14,18 +14,20 @@ tests/install-deps.sh
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo machete # no unused dependency in any Cargo.toml
 
 step "unit, snapshot, property, CLI, firewall and network testbed tests"
 # Thousands of random option sets, each checked by the real haproxy -c -dW.
 export HAPROXY_K8S_PROPTEST_CASES="${HAPROXY_K8S_PROPTEST_CASES:-3000}"
 cargo test --workspace --quiet --no-fail-fast
 
-step "README's first command: generate seed 004's config, then the real haproxy -c -dW on it"
+step "README's first command: generate seed 004's config, then the real haproxy -c -dW (2.6 and 3.0) on it"
 readme_command="$(grep -m1 -E '^cargo run --release -p haproxy-k8s-gen -- generate' README.md)"
 [[ -n "$readme_command" ]] || { echo "README.md no longer shows the generate command" >&2; exit 1; }
 rm -rf out
 eval "$readme_command"
 haproxy -c -dW -f out/haproxy.cfg
+haproxy-3.0 -c -dW -f out/haproxy.cfg
 ls out/firewall.json out/firewall.nft out/firewall.iptables >/dev/null
 
 step "Nix evaluation tests"

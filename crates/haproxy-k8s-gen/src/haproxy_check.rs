@@ -2,18 +2,23 @@
 
 use crate::exit;
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
-/// Placeholders so a config that reads stats credentials from the environment can be checked.
+/// Placeholders for the stats credentials the config reads from the environment at start.
+/// Always these, never the caller's: the check is about the config, and the config stops
+/// on a missing or empty credential (so an empty one in the caller's environment would fail
+/// a valid config).
 const PLACEHOLDER_ENV: [(&str, &str); 2] = [
     (haproxy_k8s::STATS_USER_VARIABLE, "check-user"),
     (haproxy_k8s::STATS_PASSWORD_VARIABLE, "check-password"),
 ];
 
-pub fn check(plan: &haproxy_k8s::Plan) -> Result<(), u8> {
+/// `haproxy` is the binary to run (`--haproxy`; a bare name is looked up on PATH).
+pub fn check(plan: &haproxy_k8s::Plan, haproxy: &Path) -> Result<(), u8> {
     let missing: Vec<&str> = haproxy_k8s::runtime_files(plan)
         .into_iter()
-        .filter(|path| !std::path::Path::new(path).exists())
+        .filter(|path| !Path::new(path).exists())
         .collect();
     let config = if missing.is_empty() {
         haproxy_k8s::render(plan).haproxy_cfg
@@ -26,10 +31,10 @@ pub fn check(plan: &haproxy_k8s::Plan) -> Result<(), u8> {
         );
         haproxy_k8s::haproxy_cfg_for_offline_check(plan)
     };
-    run_haproxy_check(&config)
+    run_haproxy_check(&config, haproxy)
 }
 
-fn run_haproxy_check(config: &str) -> Result<(), u8> {
+fn run_haproxy_check(config: &str, haproxy: &Path) -> Result<(), u8> {
     let mut file = tempfile::Builder::new()
         .prefix("haproxy-k8s-check.")
         .suffix(".cfg")
@@ -42,21 +47,28 @@ fn run_haproxy_check(config: &str) -> Result<(), u8> {
         eprintln!("haproxy-k8s-gen: cannot write the temporary config: {error}");
         exit::IO
     })?;
-    let mut command = Command::new("haproxy");
-    command.arg("-c").arg("-dW").arg("-f").arg(file.path());
-    for (name, value) in PLACEHOLDER_ENV {
-        if std::env::var_os(name).is_none() {
-            command.env(name, value);
-        }
-    }
-    let output = command.output().map_err(|error| {
-        eprintln!("haproxy-k8s-gen: --haproxy-check needs `haproxy` on PATH: {error}");
-        exit::IO
-    })?;
+    let output = Command::new(haproxy)
+        .arg("-c")
+        .arg("-dW")
+        .arg("-f")
+        .arg(file.path())
+        .envs(PLACEHOLDER_ENV)
+        .output()
+        .map_err(|error| {
+            eprintln!(
+                "haproxy-k8s-gen: --haproxy-check cannot run `{}` (install HAProxy, or name it with --haproxy PATH): {error}",
+                haproxy.display()
+            );
+            exit::IO
+        })?;
     if output.status.success() {
         Ok(())
     } else {
-        eprintln!("haproxy-k8s-gen: haproxy -c -dW rejected the generated config:");
+        eprintln!(
+            // `haproxy -c -dW rejected`: tests/nix-eval.sh looks for it in build logs.
+            "haproxy-k8s-gen: {} -c -dW rejected the generated config:",
+            haproxy.display()
+        );
         eprint!("{}", String::from_utf8_lossy(&output.stdout));
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
         Err(exit::HAPROXY_REJECTED)

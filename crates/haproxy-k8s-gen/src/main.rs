@@ -3,6 +3,7 @@
 mod cli;
 mod haproxy_check;
 mod output;
+mod report;
 
 use std::process::ExitCode;
 

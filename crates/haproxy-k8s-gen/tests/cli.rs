@@ -6,6 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 const SEED: &str = include_str!("../../../examples/seed-004.json");
 const BAD: &str = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.300"}, {"name": "a", "address": "10.0.0.2"}]}"#;
+/// Every `--haproxy-check` test runs with both: Debian 12's 2.6 and the 3.x line NixOS runs
+/// (tests/install-deps.sh installs Debian 13's 3.0 as `haproxy-3.0`).
+const HAPROXIES: [&str; 2] = ["haproxy", "haproxy-3.0"];
 const OUTPUT_FILES: [&str; 4] = [
     "haproxy.cfg",
     "firewall.json",
@@ -22,7 +25,8 @@ fn gen(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run haproxy-k8s-gen");
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    // A usage error exits without reading stdin: a broken pipe here is not the test's failure.
+    let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
     drop(pipe);
     child.wait_with_output().unwrap()
 }
@@ -155,13 +159,67 @@ fn check_validates_only() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(gen(&[], None).status.code(), Some(2));
-    assert_eq!(gen(&["generate"], None).status.code(), Some(2));
     assert_eq!(gen(&["frobnicate"], None).status.code(), Some(2));
     assert_eq!(
         gen(&["generate", "--input", "-", "--bogus"], Some(SEED))
             .status
             .code(),
         Some(2)
+    );
+    // FILE and --input are one option given twice.
+    assert_eq!(
+        gen(&["generate", "a.json", "--input", "b.json"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    // --haproxy without --haproxy-check would be set and unused.
+    let output = gen(&["generate", "--haproxy", "haproxy-3.0"], Some(SEED));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn file_argument_stdin_dash_and_input_alias_read_the_same_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path(), SEED);
+    let path = input.to_str().unwrap();
+    let expected = haproxy_k8s::generate(SEED, "").unwrap().haproxy_cfg;
+    for (args, stdin) in [
+        (vec!["generate", path], None),
+        (vec!["generate", "--input", path], None),
+        (vec!["generate"], Some(SEED)),
+        (vec!["generate", "-"], Some(SEED)),
+        (vec!["generate", "--input", "-"], Some(SEED)),
+    ] {
+        let output = gen(&args, stdin);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            expected,
+            "{args:?}"
+        );
+    }
+    for (args, stdin) in [(vec!["check", path], None), (vec!["check"], Some(SEED))] {
+        let output = gen(&args, stdin);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // No input at all on stdin is not JSON.
+    let output = gen(&["generate"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with("haproxy-k8s-gen: <stdin>:1:1: not valid JSON"),
+        "{}",
+        stderr(&output)
     );
 }
 
@@ -172,12 +230,62 @@ fn help_shows_examples_and_exit_codes() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
         text.contains("Examples:")
-            && text.contains("haproxy-k8s-gen generate --input examples/seed-004.json")
+            && text.contains("haproxy-k8s-gen generate examples/seed-004.json")
     );
+    assert!(!text.contains("nix eval"), "{text}");
     let text = String::from_utf8(gen(&["check", "--help"], None).stdout).unwrap();
-    assert!(text.contains("haproxy-k8s-gen check --input"));
+    assert!(text.contains("haproxy-k8s-gen check examples/seed-004.json"));
     let text = String::from_utf8(gen(&["--help"], None).stdout).unwrap();
     assert!(text.contains("4  `haproxy -c -dW` rejected"));
+}
+
+/// Every example in `--help` runs as printed (in a directory holding the files it names).
+#[test]
+fn help_examples_work() {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_haproxy-k8s-gen"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut examples = Vec::new();
+    for command in ["generate", "check"] {
+        let help = String::from_utf8(gen(&[command, "--help"], None).stdout).unwrap();
+        examples.extend(
+            help.lines()
+                .skip_while(|line| !line.starts_with("Examples:"))
+                .map(str::trim)
+                .filter(|line| line.contains("haproxy-k8s-gen "))
+                .map(String::from),
+        );
+    }
+    assert!(examples.len() >= 6, "{examples:?}");
+    for example in examples {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("examples")).unwrap();
+        std::fs::write(dir.path().join("examples/seed-004.json"), SEED).unwrap();
+        std::fs::write(dir.path().join("options.json"), SEED).unwrap();
+        let output = Command::new("sh")
+            .args(["-c", &example])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{example}: {}", stderr(&output));
+        if example.contains("--out-dir out") {
+            for name in OUTPUT_FILES {
+                assert!(
+                    dir.path().join("out").join(name).is_file(),
+                    "{example}: {name}"
+                );
+            }
+        } else if example.contains(" generate") {
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains("frontend k8s-api."),
+                "{example}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -210,38 +318,180 @@ fn unwritable_out_dir_exits_3_and_leaves_nothing() {
 
 #[test]
 fn haproxy_rejection_exits_4_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    // extraConfig is not validated by us; haproxy -c is the gate for it.
-    let json = r#"{"extraConfig": {"global": "no-such-keyword 1"}}"#;
+    for haproxy in HAPROXIES {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        // extraConfig is not validated by us; haproxy -c is the gate for it.
+        let json = r#"{"extraConfig": {"global": "no-such-keyword 1"}}"#;
+        let output = gen(
+            &[
+                "generate",
+                "--out-dir",
+                out.to_str().unwrap(),
+                "--haproxy-check",
+                "--haproxy",
+                haproxy,
+            ],
+            Some(json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(message.contains("no-such-keyword"), "{haproxy}: {message}");
+        assert!(
+            message.contains(&format!("{haproxy} -c -dW rejected")),
+            "{haproxy}: {message}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn haproxy_check_runs_the_chosen_haproxy() {
+    for haproxy in HAPROXIES {
+        // Stats credentials on: the config stops on a missing or empty credential, so the
+        // check must use its placeholders and never the caller's (here: empty) values.
+        let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
+                       "stats": {"credentialsFile": "/run/secrets/stats.env"}}"#;
+        let output = Command::new(env!("CARGO_BIN_EXE_haproxy-k8s-gen"))
+            .args(["generate", "--haproxy-check", "--haproxy", haproxy])
+            .env("HAPROXY_K8S_STATS_PASSWORD", "")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                let _ = child.stdin.take().unwrap().write_all(json.as_bytes());
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+    }
+    // A binary that is not there is an I/O error that says how to choose one.
     let output = gen(
         &[
             "generate",
-            "--input",
-            "-",
-            "--out-dir",
-            out.to_str().unwrap(),
             "--haproxy-check",
+            "--haproxy",
+            "/nonexistent/haproxy",
         ],
-        Some(json),
+        Some(SEED),
     );
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
-    assert!(stderr(&output).contains("no-such-keyword"));
-    assert!(!out.exists());
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("--haproxy PATH"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn out_dir_is_all_or_nothing_when_a_target_cannot_be_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for name in OUTPUT_FILES {
+        if name == "firewall.nft" {
+            std::fs::create_dir(out.join(name)).unwrap();
+        } else {
+            std::fs::write(out.join(name), "previous\n").unwrap();
+        }
+    }
+    let output = gen(
+        &["generate", "--out-dir", out.to_str().unwrap()],
+        Some(SEED),
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert_eq!(message.matches("firewall.nft").count(), 1, "{message}");
+    assert_eq!(message.matches("directory").count(), 1, "{message}");
+    assert!(message.contains("no file was replaced"), "{message}");
+    for name in OUTPUT_FILES {
+        if name != "firewall.nft" {
+            assert_eq!(
+                std::fs::read_to_string(out.join(name)).unwrap(),
+                "previous\n",
+                "{name} was replaced"
+            );
+        }
+    }
+    // No temporary files left behind.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), OUTPUT_FILES.len());
+}
+
+#[test]
+fn messages_name_file_line_and_column_and_the_option_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // A type error: file:line:column, no Rust type name.
+        (
+            "{\n  \"statsPort\": \"8404\"\n}\n",
+            "haproxy-k8s-gen: 1 invalid option in FILE:\n  FILE:2:21: statsPort: expected an integer, found the string \"8404\"\n",
+        ),
+        // A syntax error is not an invalid option.
+        (
+            "{\n  \"statsPort\": 8404,\n}\n",
+            "haproxy-k8s-gen: FILE:3:1: not valid JSON: trailing comma\n",
+        ),
+        // A key given twice: refused with its path.
+        (
+            "{\"allowedSources\": [\"10.0.0.0/8\"],\n \"allowedSources\": []}",
+            "haproxy-k8s-gen: 1 invalid option in FILE:\n  FILE:2:17: allowedSources: given twice in the same attribute set: remove one (JSON would silently keep only the last)\n",
+        ),
+        // An option at the wrong level.
+        (
+            "{\"stats\": {\"statsPort\": 9000}}",
+            "haproxy-k8s-gen: 1 invalid option in FILE:\n  FILE:1:22: stats.statsPort: `statsPort` is not an option here; did you mean `statsPort` at the top level?\n",
+        ),
+    ];
+    for (json, expected) in cases {
+        let input = write_input(dir.path(), json);
+        let file = input.to_str().unwrap();
+        let output = gen(&["check", file], None);
+        assert_eq!(output.status.code(), Some(1), "{json}");
+        assert_eq!(stderr(&output), expected.replace("FILE", file), "{json}");
+    }
+    // An enum value: the closest keyword.
+    let output = gen(&["check"], Some(r#"{"balance": "round-robin"}"#));
+    assert!(
+        stderr(&output).contains("balance: \"round-robin\" is not one of: ")
+            && stderr(&output).contains("did you mean `roundrobin`?"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn haproxy_check_without_runtime_tls_files_checks_the_rest() {
     let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
                    "healthCheck": {"caFile": "/nonexistent/ca.pem", "clientCertificate": "/run/nonexistent/client.pem"}}"#;
-    let output = gen(&["generate", "--input", "-", "--haproxy-check"], Some(json));
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output)
-        .contains("/nonexistent/ca.pem, /run/nonexistent/client.pem not present here"));
-    let cfg = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        cfg.contains("verify required ca-file /nonexistent/ca.pem crt /run/nonexistent/client.pem")
-    );
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output)
+            .contains("/nonexistent/ca.pem, /run/nonexistent/client.pem not present here"));
+        let cfg = String::from_utf8(output.stdout).unwrap();
+        assert!(cfg.contains(
+            "verify required ca-file /nonexistent/ca.pem crt /run/nonexistent/client.pem"
+        ));
+    }
 }
 
 #[test]
@@ -262,23 +512,37 @@ fn haproxy_check_with_real_tls_files_checks_them_too() {
         ca.display(),
         client.display()
     );
-    let output = gen(
-        &["generate", "--input", "-", "--haproxy-check"],
-        Some(&json),
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        !stderr(&output).contains("not present here"),
-        "{}",
-        stderr(&output)
-    );
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(&json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("not present here"),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+    }
     // A broken certificate file is caught by the real check, not waved through.
     std::fs::write(&client, "not a certificate\n").unwrap();
-    let output = gen(
-        &["generate", "--input", "-", "--haproxy-check"],
-        Some(&json),
-    );
-    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    for haproxy in HAPROXIES {
+        let output = gen(
+            &["generate", "--haproxy-check", "--haproxy", haproxy],
+            Some(&json),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{haproxy}: {}",
+            stderr(&output)
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,36 @@ pub struct InputError {
     /// Dotted option path, already carrying the caller's prefix.
     pub path: String,
     pub message: String,
+    /// Where in the JSON text, for errors found while reading it (syntax, types, unknown or
+    /// repeated keys); validation errors have only their option path.
+    pub location: Option<Location>,
+    /// The text is not JSON at all, so no option could be read.
+    pub syntax: bool,
+}
+
+/// A position in the input text, both counted from 1 (like an editor's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+impl InputError {
+    /// A problem with a value, found by validation (no text position).
+    pub(crate) fn at(path: String, message: impl Into<String>) -> Self {
+        Self {
+            path,
+            message: message.into(),
+            location: None,
+            syntax: false,
+        }
+    }
 }
 
 impl fmt::Display for InputError {
@@ -86,10 +116,7 @@ impl ErrorSink {
     /// For paths that were already joined with the prefix (kept in the plan). An option read
     /// in two places (the top-level `bindAddress` also serves stats) is reported once.
     pub(crate) fn push_full_path(&mut self, path: &str, message: impl Into<String>) {
-        let error = InputError {
-            path: path.to_string(),
-            message: message.into(),
-        };
+        let error = InputError::at(path.to_string(), message);
         if !self.errors.contains(&error) {
             self.errors.push(error);
         }
@@ -113,4 +140,19 @@ impl ErrorSink {
             Err(InputErrors(self.errors))
         }
     }
+}
+
+/// The candidate closest to `unknown` (case-insensitive, at most a few edits away), for
+/// "did you mean" hints.
+pub(crate) fn closest<'a>(unknown: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lowered = unknown.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(&lowered, &candidate.to_ascii_lowercase());
+            (distance, *candidate)
+        })
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
+        .min()
+        .map(|(_, candidate)| candidate)
 }

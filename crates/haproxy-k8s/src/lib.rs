@@ -11,7 +11,7 @@ mod plan;
 mod render;
 mod validate;
 
-pub use errors::{InputError, InputErrors, OptionPath};
+pub use errors::{InputError, InputErrors, Location, OptionPath};
 pub use plan::Plan;
 pub use render::firewall::FirewallRule;
 pub use render::haproxy_cfg::{STATS_PASSWORD_VARIABLE, STATS_USER_VARIABLE};

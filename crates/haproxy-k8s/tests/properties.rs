@@ -349,7 +349,19 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
             continue;
         }
         let allowed: &[&str] = match section {
-            "global" => &["log", "stats", "maxconn", "hard-stop-after", "#"],
+            // setenv/unsetenv/.if/.alert/.endif: the stats credentials guard.
+            "global" => &[
+                "log",
+                "stats",
+                "maxconn",
+                "hard-stop-after",
+                "#",
+                "setenv",
+                "unsetenv",
+                ".if",
+                ".alert",
+                ".endif",
+            ],
             "defaults" => &["log", "option", "timeout", "retries", "default-server", "#"],
             "resolvers" => &["parse-resolv-conf", "nameserver", "hold", "timeout"],
             "frontend" => &[

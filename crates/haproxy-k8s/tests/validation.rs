@@ -220,7 +220,7 @@ fn type_errors_and_unknown_options_name_their_path() {
     let found = errors(r#"{"statsPort": "8404"}"#);
     assert_eq!(
         found,
-        ["services.haproxy-k8s.statsPort: invalid type: string \"8404\", expected i64"]
+        ["services.haproxy-k8s.statsPort: expected an integer, found the string \"8404\""]
     );
     let found = errors(r#"{"stats": {"prometeus": true}}"#);
     assert_eq!(found, ["services.haproxy-k8s.stats.prometeus: unknown option `prometeus`; did you mean `prometheus`?"]);

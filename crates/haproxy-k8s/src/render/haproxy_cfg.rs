@@ -231,9 +231,8 @@ fn check_arguments(health: &HealthPlan) -> String {
 }
 
 fn stats_frontend(out: &mut String, plan: &Plan, stats: &StatsPlan) {
-    // HAProxy refuses an empty user name, so a missing variable stops the start instead of
-    // opening the page.
     if stats.require_credentials {
+        credentials_guard(out);
         section(out, format!("userlist {STATS_USERLIST}"));
         line(
             out,
@@ -271,6 +270,48 @@ fn stats_frontend(out: &mut String, plan: &Plan, stats: &StatsPlan) {
     line(out, format!("stats uri {}", stats.uri));
     line(out, format!("stats refresh {}", stats.refresh));
     extra(out, &plan.extra.stats);
+}
+
+/// Stops HAProxy's start (and `haproxy -c`) when a stats credential is missing or empty:
+/// HAProxy takes `insecure-password ""`, which would open the page to any user name with an
+/// empty password. In the config itself, so every service manager gets it.
+///
+/// How: `setenv` refuses an empty value, so a copy of each variable exists only when it is
+/// set and non-empty, and `.if !defined(copy)` gives the clear message. Comparing the value
+/// itself (`streq("$VAR","")`) would break on passwords with `,`, `)` or quotes, because the
+/// condition's arguments are parsed a second time after the variable is expanded. A second
+/// `global` section keeps this beside the userlist it guards.
+fn credentials_guard(out: &mut String) {
+    let checked = |variable: &str| format!("{variable}_IS_SET");
+    let copies = format!(
+        "{} {}",
+        checked(STATS_USER_VARIABLE),
+        checked(STATS_PASSWORD_VARIABLE)
+    );
+    section(out, "global");
+    line(
+        out,
+        "# Stats credentials (stats.credentialsFile): refuse to start when one is missing or empty",
+    );
+    // An inherited copy must not pass for a set variable.
+    line(out, format!("unsetenv {copies}"));
+    for variable in [STATS_USER_VARIABLE, STATS_PASSWORD_VARIABLE] {
+        line(
+            out,
+            format!("setenv {} \"${{{variable}}}\"", checked(variable)),
+        );
+    }
+    for variable in [STATS_USER_VARIABLE, STATS_PASSWORD_VARIABLE] {
+        line(out, format!(".if !defined({})", checked(variable)));
+        line(
+            out,
+            format!(
+                "    .alert \"{variable} is missing or empty in the stats credentials file (stats.credentialsFile): HAProxy does not start without a stats user and password\""
+            ),
+        );
+        line(out, ".endif");
+    }
+    line(out, format!("unsetenv {copies}"));
 }
 
 fn bind(listener: &Listener) -> String {

@@ -289,7 +289,16 @@ pub(crate) fn one_of(value: &str, choices: &[&'static str]) -> Result<&'static s
         .iter()
         .find(|choice| **choice == value)
         .copied()
-        .ok_or_else(|| format!("{} is not one of: {}", show(value), choices.join(", ")))
+        .ok_or_else(|| {
+            let hint = crate::errors::closest(value, choices)
+                .map(|choice| format!("; did you mean `{choice}`?"))
+                .unwrap_or_default();
+            format!(
+                "{} is not one of: {}{hint}",
+                show(value),
+                choices.join(", ")
+            )
+        })
 }
 
 /// Operator lines for `extraConfig`: anything but bytes that silently cut or end a line.

@@ -1,8 +1,22 @@
 //! Shared by the integration tests: the examples and the real `haproxy -c -dW`.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Every generated config is checked by both: Debian 12's HAProxy 2.6 and the 3.x line NixOS
+/// runs (Debian 13's 3.0, which tests/install-deps.sh installs as `haproxy-3.0`).
+pub const HAPROXIES: [&str; 2] = ["haproxy", "haproxy-3.0"];
+
+/// The stats credentials the config reads from the environment.
+pub const USER_VARIABLE: &str = "HAPROXY_K8S_STATS_USER";
+pub const PASSWORD_VARIABLE: &str = "HAPROXY_K8S_STATS_PASSWORD";
+
+/// Placeholders for configs that read stats credentials (the real ones come at runtime).
+pub const PLACEHOLDER_CREDENTIALS: [(&str, &str); 2] = [
+    (USER_VARIABLE, "check-user"),
+    (PASSWORD_VARIABLE, "check-password"),
+];
 
 pub fn example(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -11,23 +25,42 @@ pub fn example(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs the real `haproxy -c -dW` (warnings are fatal) and returns its complaint, if any.
+/// Runs the real `haproxy -c -dW` (warnings are fatal) of every version in [`HAPROXIES`] and
+/// returns their complaints, each naming the binary, if any rejects the config.
 pub fn haproxy_rejects(config: &str) -> Option<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("haproxy.cfg");
     std::fs::write(&path, config).expect("write config");
-    let output = Command::new("haproxy")
+    let complaints: Vec<String> = HAPROXIES
+        .iter()
+        .filter_map(|binary| {
+            let output = haproxy_check(binary, &path, &PLACEHOLDER_CREDENTIALS);
+            (!output.status.success()).then(|| format!("{binary} -c -dW: {}", text_of(&output)))
+        })
+        .collect();
+    (!complaints.is_empty()).then(|| complaints.join("\n"))
+}
+
+/// `BINARY -c -dW -f PATH` with exactly the given stats credentials in its environment.
+/// A missing binary fails the test: both are installed by tests/install-deps.sh.
+pub fn haproxy_check(binary: &str, path: &Path, credentials: &[(&str, &str)]) -> Output {
+    Command::new(binary)
         .args(["-c", "-dW", "-f"])
-        .arg(&path)
-        .env("HAPROXY_K8S_STATS_USER", "check-user")
-        .env("HAPROXY_K8S_STATS_PASSWORD", "check-password")
+        .arg(path)
+        .env_remove(USER_VARIABLE)
+        .env_remove(PASSWORD_VARIABLE)
+        .envs(credentials.iter().copied())
         .output()
-        .expect("the `haproxy` binary must be installed for these tests (tests/install-deps.sh installs it)");
-    (!output.status.success()).then(|| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+        .unwrap_or_else(|error| {
+            panic!("`{binary}` must be installed for these tests (tests/install-deps.sh installs it): {error}")
+        })
+}
+
+/// stdout and stderr of a finished process, as text.
+pub fn text_of(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
