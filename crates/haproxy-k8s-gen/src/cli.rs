@@ -113,7 +113,7 @@ fn load(common: &Common) -> Result<haproxy_k8s::Plan, u8> {
         eprintln!("haproxy-k8s-gen: cannot read {}: {error}", common.input);
         exit::IO
     })?;
-    haproxy_k8s::plan(&text, &common.option_prefix).map_err(|errors| {
+    let plan = haproxy_k8s::plan(&text, &common.option_prefix).map_err(|errors| {
         let count = errors.0.len();
         eprintln!(
             "haproxy-k8s-gen: {} invalid option{}:",
@@ -124,7 +124,11 @@ fn load(common: &Common) -> Result<haproxy_k8s::Plan, u8> {
             eprintln!("  {error}");
         }
         exit::INVALID_OPTIONS
-    })
+    })?;
+    for warning in plan.warnings() {
+        eprintln!("haproxy-k8s-gen: warning: {warning}");
+    }
+    Ok(plan)
 }
 
 fn read_input(source: &str) -> std::io::Result<String> {

@@ -430,3 +430,29 @@ fn hostname_endpoints_compare_like_dns_names() {
         "{found:#?}"
     );
 }
+
+/// Item 8: an empty node list builds (seed 004's module example), with a warning naming it.
+#[test]
+fn empty_node_lists_build_with_a_warning() {
+    let plan = haproxy_k8s::plan(
+        r#"{"bindAddress": "192.168.8.1", "controlPlaneNodes": [], "statsPort": 8404}"#,
+        "services.haproxy-k8s",
+    )
+    .unwrap();
+    let warnings: Vec<String> = plan.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].starts_with("services.haproxy-k8s.controlPlaneNodes: is empty"),
+        "{warnings:#?}"
+    );
+    let plan = haproxy_k8s::plan(
+        r#"{"clusters": {"a": {"controlPlaneNodes": [{"name": "n", "address": "10.0.0.1"}]},
+                         "b": {"frontendPort": 7443}}}"#,
+        "",
+    )
+    .unwrap();
+    let paths: Vec<&str> = plan.warnings().iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, ["clusters.b.controlPlaneNodes"]);
+    let seed = haproxy_k8s::plan(include_str!("../../../examples/seed-004.json"), "").unwrap();
+    assert!(seed.warnings().is_empty());
+}

@@ -156,10 +156,12 @@ pub(crate) fn nameserver(value: &str) -> Result<SocketAddr, String> {
         Err(_) => match ip_literal(value) {
             Some(ip) => SocketAddr::new(ip, 53),
             None if value.contains('%') => return Err(link_local_nameserver(value)),
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "{} is not a DNS server: use an IP address, optionally with :port (`[IPv6]:port`)",
                 show(value)
-            )),
+            ))
+            }
         },
     };
     let ip = socket.ip().to_canonical();
