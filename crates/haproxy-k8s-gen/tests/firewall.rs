@@ -7,6 +7,7 @@ use std::process::Command;
 
 const SEED: &str = include_str!("../../../examples/seed-004.json");
 const MULTI: &str = include_str!("../../../examples/multi-cluster.json");
+const DUAL: &str = include_str!("../../../examples/dual-stack.json");
 
 /// A network namespace that is deleted when dropped, also when the test panics.
 struct Netns(String);
@@ -85,7 +86,7 @@ fn nft_rules_load_as_a_chain_body_like_nixos_input_allow() {
     if skip_if_unavailable("nft_rules_load_as_a_chain_body_like_nixos_input_allow") {
         return;
     }
-    for (tag, json) in [("seed", SEED), ("multi", MULTI)] {
+    for (tag, json) in [("seed", SEED), ("multi", MULTI), ("dual", DUAL)] {
         let out = haproxy_k8s::generate(json, "services.haproxy-k8s").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let rules = write(dir.path(), "firewall.nft", &out.firewall_nft);

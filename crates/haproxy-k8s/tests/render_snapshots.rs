@@ -83,6 +83,16 @@ fn multi_cluster_example() {
     insta::assert_snapshot!("multi_cluster_firewall_nft", out.firewall_nft);
 }
 
+/// `::` on 6443; an IPv6-only and an IPv4-only cluster sharing 7443; stats on `::`.
+#[test]
+fn dual_stack_example() {
+    let out = outputs(&example("dual-stack.json"));
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("dual_stack_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("dual_stack_firewall_nft", out.firewall_nft);
+    insta::assert_snapshot!("dual_stack_firewall_iptables", out.firewall_iptables);
+}
+
 #[test]
 fn kitchen_sink() {
     let out = outputs(KITCHEN_SINK);
@@ -110,6 +120,7 @@ fn output_is_deterministic() {
     for json in [
         example("seed-004.json"),
         example("multi-cluster.json"),
+        example("dual-stack.json"),
         KITCHEN_SINK.into(),
     ] {
         assert_eq!(outputs(&json), outputs(&json));
