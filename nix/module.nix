@@ -288,7 +288,9 @@ in {
         Further clusters, each with its own API frontend and nodes. The top-level
         `frontendPort`/`bindAddress`/`controlPlaneNodes`/`allowedSources` form the cluster
         named `default` when `controlPlaneNodes` is non-empty or `clusters` is empty, so the
-        name `default` is reserved.
+        name `default` is reserved. Without that cluster, setting the top-level
+        `frontendPort` or `allowedSources` (or `bindAddress`, unless the stats listener uses it)
+        fails the build instead of being ignored.
       '';
     };
 
