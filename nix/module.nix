@@ -8,6 +8,7 @@
 # the firewall only refer to its output paths.
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -124,7 +125,17 @@
     inherit (c) frontendPort bindAddress allowedSources;
     controlPlaneNodes = map nodeJSON c.controlPlaneNodes;
   };
-  generatorInput = {
+  # A top-level value reaches the generator when something reads it or the user set it: the
+  # generator refuses a set value nothing reads (a top-level allowedSources beside `clusters`
+  # would otherwise restrict nothing), so a mere default must not look set.
+  setByUser = name: options.services.haproxy-k8s.${name}.highestPrio < (lib.mkOptionDefault null).priority;
+  readByGenerator = {
+    frontendPort = shorthandActive;
+    allowedSources = shorthandActive;
+    bindAddress = shorthandActive || (cfg.stats.enable && cfg.stats.bindAddress == null);
+    statsPort = cfg.stats.enable;
+  };
+  generatorInput = lib.filterAttrs (name: _: readByGenerator.${name} or true || setByUser name) {
     inherit (cfg) frontendPort bindAddress allowedSources statsPort;
     controlPlaneNodes = map nodeJSON cfg.controlPlaneNodes;
     clusters = lib.mapAttrs (_: clusterJSON) cfg.clusters;
@@ -191,6 +202,11 @@
       port = cfg.statsPort;
       what = "${prefix}.statsPort";
     };
+  # Seed 004's module example (every node commented out) must build, but not silently.
+  emptyNodeLists =
+    lib.optional (shorthandActive && cfg.controlPlaneNodes == []) "${prefix}.controlPlaneNodes"
+    ++ lib.mapAttrsToList (name: _: "${prefix}.clusters.${name}.controlPlaneNodes")
+    (lib.filterAttrs (_: c: c.controlPlaneNodes == []) cfg.clusters);
   needsBindCapability = lib.any (b: b.port < 1024) binds;
 
   # Best effort: the `bind ADDR:PORT[,ADDR:PORT...]` lines of services.haproxy's free-text
@@ -295,7 +311,9 @@ in {
         Further clusters, each with its own API frontend and nodes. The top-level
         `frontendPort`/`bindAddress`/`controlPlaneNodes`/`allowedSources` form the cluster
         named `default` when `controlPlaneNodes` is non-empty or `clusters` is empty, so the
-        name `default` is reserved.
+        name `default` is reserved. Without that cluster, setting the top-level
+        `frontendPort` or `allowedSources` (or `bindAddress`, unless the stats listener uses it)
+        fails the build instead of being ignored.
       '';
     };
 
@@ -627,7 +645,9 @@ in {
         lib.optional (cfg.openFirewall && config.networking.firewall.enable && config.networking.firewall.backend == "firewalld")
         "services.haproxy-k8s.openFirewall has no effect with the firewalld backend; open ${
           lib.concatMapStringsSep ", " (b: "${toString b.port}/tcp") binds
-        } in firewalld yourself.";
+        } in firewalld yourself."
+        ++ map (path: "${path} is empty: that cluster has no kube-apiserver to forward to, so its API frontend closes every connection it accepts; list the control-plane nodes there.")
+        emptyNodeLists;
 
       # Stable paths: a changed configuration or package changes these links and the reload
       # triggers below, never the unit's [Service] section (see runDir above).

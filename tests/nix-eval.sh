@@ -307,6 +307,20 @@ fi
 if expect_ok $cases/seed-004-literal.nix; then
   check seed-004-literal "empty controlPlaneNodes reaches the generator as []" '.generatorInput | fromjson | .controlPlaneNodes == []'
   contains seed-004-literal "the API frontend still exists" haproxy.cfg '^ *bind 192\.168\.8\.1:6443'
+  check seed-004-literal "empty controlPlaneNodes is a NixOS warning naming it" \
+    '.warnings | any(test("^services\\.haproxy-k8s\\.controlPlaneNodes is empty"))'
+  if grep -q '^haproxy-k8s-gen: warning: services\.haproxy-k8s\.controlPlaneNodes: is empty' "$tmp/seed-004-literal.build"; then
+    pass "seed-004-literal: the generator warns about it in the build log"
+  else
+    fail "seed-004-literal: no generator warning in the build log: $(cat "$tmp/seed-004-literal.build")"
+  fi
+fi
+
+if expect_ok $cases/clusters-only.nix; then
+  check clusters-only "top-level values nothing reads are not passed (defaults must not look set)" \
+    '.generatorInput | fromjson | (has("frontendPort") or has("bindAddress") or has("allowedSources") | not) and .statsPort == 8404'
+  check clusters-only "a cluster without nodes is a NixOS warning naming it" \
+    '.warnings | any(test("^services\\.haproxy-k8s\\.clusters\\.next\\.controlPlaneNodes is empty")) and (any(test("clusters\\.prod")) | not)'
 fi
 
 if expect_ok $cases/multi-cluster.nix; then
@@ -393,6 +407,8 @@ expect_build_error $cases/bad-extra-config.nix "extraConfig HAProxy rejects (hap
   "haproxy -c -dW rejected" "balance only supports"
 expect_build_error $cases/bad-duration.nix "bad duration" \
   "services\.haproxy-k8s\.timeouts\.tunnel"
+expect_build_error $cases/bad-unused-top-level.nix "top-level allowedSources nothing reads (issue 8)" \
+  "services\.haproxy-k8s\.allowedSources: is set, but nothing reads it"
 
 # ---- the VM test's script renders and compiles (the VM test itself needs KVM + cache) ------
 for backend in nftables iptables; do

@@ -145,10 +145,14 @@ fn load(common: &Common) -> Result<haproxy_k8s::Plan, u8> {
         eprintln!("haproxy-k8s-gen: cannot read {source}: {error}");
         exit::IO
     })?;
-    haproxy_k8s::plan(&text, &common.option_prefix).map_err(|errors| {
+    let plan = haproxy_k8s::plan(&text, &common.option_prefix).map_err(|errors| {
         eprint!("{}", report::errors(source, &errors));
         exit::INVALID_OPTIONS
-    })
+    })?;
+    for warning in plan.warnings() {
+        eprintln!("haproxy-k8s-gen: warning: {warning}");
+    }
+    Ok(plan)
 }
 
 fn read_input(file: Option<&str>) -> std::io::Result<String> {

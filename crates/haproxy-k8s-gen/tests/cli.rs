@@ -587,3 +587,31 @@ fn self_signed(subject: &str, key: &Path, certificate: &Path) {
         "openssl req for {subject}"
     );
 }
+
+/// Issue 8 item 8: seed 004's module example (no nodes yet) builds, and says so on stderr.
+#[test]
+fn empty_control_plane_builds_with_a_warning_naming_the_option() {
+    let literal = r#"{"frontendPort": 6443, "bindAddress": "192.168.8.1", "controlPlaneNodes": [], "statsPort": 8404}"#;
+    for command in ["generate", "check"] {
+        let output = gen(
+            &[
+                command,
+                "--input",
+                "-",
+                "--option-prefix",
+                "services.haproxy-k8s",
+            ],
+            Some(literal),
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(
+            stderr(&output).starts_with(
+                "haproxy-k8s-gen: warning: services.haproxy-k8s.controlPlaneNodes: is empty"
+            ),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let output = gen(&["generate", "--input", "-"], Some(SEED));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+}

@@ -1,11 +1,13 @@
 //! The generated firewall files loaded into the real `nft` and `iptables`, inside a network
-//! namespace this test creates and always removes (so the host's firewall is never touched).
+//! namespace this test creates and always removes (so the host's firewall is never touched),
+//! and probed with real TCP connections over that namespace's loopback.
 
 use std::path::Path;
 use std::process::Command;
 
 const SEED: &str = include_str!("../../../examples/seed-004.json");
 const MULTI: &str = include_str!("../../../examples/multi-cluster.json");
+const DUAL: &str = include_str!("../../../examples/dual-stack.json");
 
 /// A network namespace that is deleted when dropped, also when the test panics.
 struct Netns(String);
@@ -49,7 +51,7 @@ fn unavailable() -> Option<String> {
     if !is_root {
         return Some("not running as root".into());
     }
-    ["ip", "nft", "iptables", "ip6tables"]
+    ["ip", "nft", "iptables", "ip6tables", "socat"]
         .iter()
         .find(|tool| {
             Command::new("sh")
@@ -84,7 +86,7 @@ fn nft_rules_load_as_a_chain_body_like_nixos_input_allow() {
     if skip_if_unavailable("nft_rules_load_as_a_chain_body_like_nixos_input_allow") {
         return;
     }
-    for (tag, json) in [("seed", SEED), ("multi", MULTI)] {
+    for (tag, json) in [("seed", SEED), ("multi", MULTI), ("dual", DUAL)] {
         let out = haproxy_k8s::generate(json, "services.haproxy-k8s").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let rules = write(dir.path(), "firewall.nft", &out.firewall_nft);
@@ -147,11 +149,17 @@ fn iptables_script_runs_standalone() {
         v4.contains("-A INPUT -s 192.168.0.0/16 -p tcp -m tcp --dport 8404 -j ACCEPT"),
         "{v4}"
     );
-    assert!(
-        v6.contains("-A INPUT -s fc00::/7 -p tcp -m tcp --dport 8404 -j ACCEPT"),
-        "{v6}"
-    );
+    // Stats on `*` is IPv4 only: its IPv6 default sources (::1, fc00::/7) open nothing.
+    assert!(!v6.contains("--dport 8404"), "{v6}");
     assert!(!v6.contains("192.168.0.0/16"), "{v6}");
+    // Each rule once.
+    for listing in [&v4, &v6] {
+        let mut lines: Vec<&str> = listing.lines().collect();
+        let count = lines.len();
+        lines.sort();
+        lines.dedup();
+        assert_eq!(lines.len(), count, "a rule is listed twice:\n{listing}");
+    }
     // Seed 004 binds one IPv4 address: IPv4 rules for that destination only.
     let (v4, v6) = load_iptables("seed", SEED);
     assert!(
@@ -188,4 +196,143 @@ fn load_iptables(tag: &str, json: &str) -> (String, String) {
         String::from_utf8_lossy(&ns.run(tool, &["-S", "INPUT"], &[]).stdout).into_owned()
     };
     (list("iptables"), list("ip6tables"))
+}
+
+// ---------- packets: each listener's family, destination and sources, nothing more ----------
+
+/// Issue 8 item 2: cluster `pub` on `*`, cluster `priv` on fd00::1 for fd00:9::/64 only, both
+/// on 6443, and the default stats listener (`*`:8404, loopback and private sources).
+const FAMILIES: &str = r#"{"clusters": {
+    "pub": {"bindAddress": "*", "controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}]},
+    "priv": {"bindAddress": "fd00::1", "allowedSources": ["fd00:9::/64"],
+             "controlPlaneNodes": [{"name": "b", "address": "fd00::10"}]}}}"#;
+
+/// (source, destination, port, whether the firewall must let it through).
+const PROBES: &[(&str, &str, u16, bool)] = &[
+    ("10.9.9.9", "192.168.8.1", 6443, true), // pub: any IPv4 source
+    ("fd00:9::5", "fd00::1", 6443, true),    // priv, from its network
+    ("fd00:8::5", "fd00::1", 6443, false),   // priv, from elsewhere: its filter holds
+    ("fd00:9::5", "fd00:8::5", 6443, false), // pub is IPv4 only
+    ("127.0.0.1", "127.0.0.1", 8404, true),  // stats from loopback
+    ("100.64.0.1", "192.168.8.1", 8404, false), // stats from a public range
+    ("::1", "::1", 8404, false),             // stats on `*` is IPv4 only
+    ("fd00:9::5", "fd00::1", 8404, false),   // nor any other IPv6 address
+];
+
+/// Loopback up with every probe address on it, in a fresh namespace.
+fn probe_namespace(tag: &str) -> Netns {
+    let ns = Netns::create(tag).expect("create a network namespace");
+    let mut commands = vec!["ip link set lo up".to_string()];
+    for address in ["192.168.8.1/32", "10.9.9.9/32", "100.64.0.1/32"] {
+        commands.push(format!("ip addr add {address} dev lo"));
+    }
+    for address in ["fd00::1/128", "fd00:9::5/128", "fd00:8::5/128"] {
+        commands.push(format!("ip addr add {address} dev lo nodad"));
+    }
+    let setup = ns.run("sh", &["-ec", &commands.join("\n")], &[]);
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    ns
+}
+
+/// Connects from `source` to `destination:port`. Nothing listens, so a SYN the firewall lets
+/// through is answered by a reset ("Connection refused"), and one it stops by the final
+/// reject rule's ICMP error ("No route to host" / "Permission denied"): both arrive at once,
+/// no timeout decides anything (connect-timeout only bounds a broken setup).
+fn passes(ns: &Netns, source: &str, destination: &str, port: u16) -> bool {
+    let bracket = |ip: &str| {
+        if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        }
+    };
+    let target = format!(
+        "TCP:{}:{port},bind={},connect-timeout=20",
+        bracket(destination),
+        bracket(source)
+    );
+    let out = ns.run("socat", &["-u", "OPEN:/dev/null", &target], &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    if said.contains("Connection refused") {
+        true
+    } else if said.contains("No route to host") || said.contains("Permission denied") {
+        false
+    } else {
+        panic!("socat {source} → {destination}:{port}: unexpected answer: {said}");
+    }
+}
+
+fn assert_probes(ns: &Netns, what: &str) {
+    let wrong: Vec<String> = PROBES
+        .iter()
+        .filter(|(source, destination, port, open)| passes(ns, source, destination, *port) != *open)
+        .map(|(source, destination, port, open)| {
+            let verb = if *open { "blocked" } else { "let through" };
+            format!("{source} → {destination}:{port} was {verb}")
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{what}: {wrong:#?}");
+}
+
+#[test]
+fn nft_rules_pass_only_each_listeners_family_destination_and_sources() {
+    if skip_if_unavailable("nft_rules_pass_only_each_listeners_family_destination_and_sources") {
+        return;
+    }
+    let out = haproxy_k8s::generate(FAMILIES, "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write(dir.path(), "firewall.nft", &out.firewall_nft);
+    // Like NixOS's input chain: replies pass, then our rules, then everything else is refused.
+    let ruleset = format!(
+        "table inet probe {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
+         ct state established,related accept\n    include \"{rules}\"\n    \
+         meta l4proto tcp reject with icmpx admin-prohibited\n  }}\n}}\n"
+    );
+    let ruleset = write(dir.path(), "ruleset.nft", &ruleset);
+    let ns = probe_namespace("nftpk");
+    let load = ns.run("nft", &["-f", &ruleset], &[]);
+    assert!(
+        load.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    assert_probes(&ns, "nftables");
+}
+
+#[test]
+fn iptables_rules_pass_only_each_listeners_family_destination_and_sources() {
+    if skip_if_unavailable("iptables_rules_pass_only_each_listeners_family_destination_and_sources")
+    {
+        return;
+    }
+    let out = haproxy_k8s::generate(FAMILIES, "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(dir.path(), "firewall.iptables", &out.firewall_iptables);
+    let ns = probe_namespace("iptpk");
+    let setup = "iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n\
+                 iptables -A INPUT -p tcp -j REJECT --reject-with icmp-admin-prohibited\n\
+                 ip6tables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n\
+                 ip6tables -A INPUT -p tcp -j REJECT --reject-with icmp6-adm-prohibited";
+    let run = ns.run("sh", &["-ec", setup], &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The generated rules are inserted (-I) in front of those.
+    let env = [
+        ("HAPROXY_K8S_FW_CHAIN", "INPUT"),
+        ("HAPROXY_K8S_FW_TARGET", "ACCEPT"),
+    ];
+    let run = ns.run("sh", &["-e", &script], &env);
+    assert!(
+        run.status.success(),
+        "sh firewall.iptables: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_probes(&ns, "iptables");
 }

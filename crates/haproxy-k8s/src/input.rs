@@ -11,25 +11,29 @@ use std::collections::BTreeMap;
 /// The whole option set (`services.haproxy-k8s`).
 ///
 /// Its first four fields repeat [`Cluster`]'s on purpose: they are seed 004's single-cluster
-/// shorthand, and `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`.
+/// shorthand, and `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`. Unlike
+/// [`Cluster`]'s, the shorthand's scalar fields stay `None` when absent (or `null`): a value
+/// the user set is refused when nothing reads it (with `clusters`, an ignored top-level
+/// `allowedSources` would leave the port open to anyone), so "set" must stay visible.
+/// [`Input::shorthand`] fills in the defaults.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Input {
     /// 6443: the kube-apiserver's own port, so kubeconfigs keep `:6443` (seed 004).
-    #[serde(default = "default_api_port")]
-    pub frontend_port: i64,
+    #[serde(default)]
+    pub frontend_port: Option<i64>,
     /// `*`: all IPv4 addresses; seed 004 sets the router's VLAN address.
-    #[serde(default = "default_bind_address")]
-    pub bind_address: String,
+    #[serde(default)]
+    pub bind_address: Option<String>,
     /// May be empty: seed 004's module example has every node commented out.
     #[serde(default)]
     pub control_plane_nodes: Vec<Node>,
     /// Empty means anyone may reach the API frontend (the apiserver authenticates clients).
     #[serde(default)]
-    pub allowed_sources: Vec<String>,
+    pub allowed_sources: Option<Vec<String>>,
     /// 8404: HAProxy's conventional stats port (seed 004).
-    #[serde(default = "default_stats_port")]
-    pub stats_port: i64,
+    #[serde(default)]
+    pub stats_port: Option<i64>,
     #[serde(default)]
     pub clusters: BTreeMap<String, Cluster>,
     #[serde(default)]
@@ -225,7 +229,36 @@ macro_rules! default_via_serde {
         }
     )*};
 }
-default_via_serde!(Stats, HealthCheck, Timeouts, Log, Resolvers);
+default_via_serde!(Cluster, Stats, HealthCheck, Timeouts, Log, Resolvers);
+
+impl Input {
+    /// The top-level shorthand fields as a [`Cluster`], defaults filled in, so one code path
+    /// validates every cluster. Whether the shorthand forms a cluster is `validate`'s call.
+    pub fn shorthand(&self) -> Cluster {
+        let defaults = Cluster::default();
+        Cluster {
+            frontend_port: self.frontend_port.unwrap_or(defaults.frontend_port),
+            bind_address: self.bind_address.clone().unwrap_or(defaults.bind_address),
+            control_plane_nodes: self.control_plane_nodes.clone(),
+            allowed_sources: self
+                .allowed_sources
+                .clone()
+                .unwrap_or(defaults.allowed_sources),
+        }
+    }
+
+    /// The top-level `bindAddress` with its default: the stats listener's fallback address.
+    pub fn bind_address_or_default(&self) -> String {
+        self.bind_address
+            .clone()
+            .unwrap_or_else(default_bind_address)
+    }
+
+    /// `statsPort` with its default.
+    pub fn stats_port_or_default(&self) -> i64 {
+        self.stats_port.unwrap_or_else(default_stats_port)
+    }
+}
 
 fn default_true() -> bool {
     true

@@ -10,12 +10,14 @@ mod parse;
 mod plan;
 mod render;
 mod validate;
+mod warning;
 
 pub use errors::{InputError, InputErrors, Location, OptionPath};
-pub use plan::Plan;
+pub use plan::{Family, Plan};
 pub use render::firewall::FirewallRule;
 pub use render::haproxy_cfg::{STATS_PASSWORD_VARIABLE, STATS_USER_VARIABLE};
 pub use validate::SHORTHAND_CLUSTER;
+pub use warning::Warning;
 
 /// Every file the generator writes, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +40,7 @@ impl Outputs {
     }
 }
 
-/// JSON option set → validated plan. `option_prefix` (e.g. `services.haproxy-k8s`) is put
+/// JSON option set → validated plan; its [`Plan::warnings`] are for the user to see. `option_prefix` (e.g. `services.haproxy-k8s`) is put
 /// in front of every option path in error messages and firewall comments.
 pub fn plan(input_json: &str, option_prefix: &str) -> Result<Plan, InputErrors> {
     let paths = OptionPath::new(option_prefix);

@@ -183,7 +183,7 @@ mod tests {
                 r#"{"statsPort": 1.5}"#,
                 "expected an integer, found the number 1.5",
             ),
-            (r#"{"statsPort": null}"#, "expected an integer, found null"),
+            (r#"{"retries": null}"#, "expected an integer, found null"),
             (
                 r#"{"redispatch": "yes"}"#,
                 "expected true or false, found the string \"yes\"",

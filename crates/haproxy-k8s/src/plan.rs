@@ -5,7 +5,9 @@
 //! renderers cannot fail. Every string in here is already known to be safe to print into
 //! the HAProxy config, nftables and sh without quoting surprises.
 
+use crate::warning::Warning;
 use ipnet::IpNet;
+use serde::Serialize;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,15 @@ pub struct Plan {
     pub(crate) resolvers: Option<ResolversPlan>,
     pub(crate) firewall_interface: Option<String>,
     pub(crate) extra: ExtraPlan,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl Plan {
+    /// What builds but is probably not meant (e.g. a cluster without nodes), each naming its
+    /// option. Callers show them; they never stop the build.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +50,7 @@ pub(crate) struct ClusterPlan {
     pub(crate) port_option: String,
 }
 
+/// Canonical (validation maps `::0` to `::`, `0.0.0.0` to `*`, `::ffff:a.b.c.d` to IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BindAddress {
     /// `*`: every IPv4 address.
@@ -54,6 +66,59 @@ pub(crate) struct Listener {
     pub(crate) port: u16,
 }
 
+/// An IP address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Family {
+        match ip {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    pub fn of_net(net: &IpNet) -> Family {
+        Family::of(net.addr())
+    }
+}
+
+impl Listener {
+    /// The families it accepts: `*` IPv4, `::` both (`v4v6`), an address its own.
+    pub(crate) fn families(&self) -> &'static [Family] {
+        match self.address {
+            BindAddress::AnyIpv4 => &[Family::Ipv4],
+            BindAddress::AnyDualStack => &[Family::Ipv4, Family::Ipv6],
+            BindAddress::Ip(IpAddr::V4(_)) => &[Family::Ipv4],
+            BindAddress::Ip(IpAddr::V6(_)) => &[Family::Ipv6],
+        }
+    }
+
+    /// The one address it accepts, if not a wildcard.
+    pub(crate) fn destination(&self) -> Option<IpAddr> {
+        match self.address {
+            BindAddress::Ip(ip) => Some(ip),
+            BindAddress::AnyIpv4 | BindAddress::AnyDualStack => None,
+        }
+    }
+}
+
+/// HAProxy's `bind` syntax (IPv6 in brackets), also used in messages.
+impl std::fmt::Display for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.address {
+            BindAddress::AnyIpv4 => write!(f, "*:{}", self.port),
+            BindAddress::AnyDualStack => write!(f, "[::]:{}", self.port),
+            BindAddress::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
+            BindAddress::Ip(IpAddr::V4(ip)) => write!(f, "{ip}:{}", self.port),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct NodePlan {
     pub(crate) name: String,
@@ -65,8 +130,10 @@ pub(crate) struct NodePlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum NodeAddress {
+    /// Canonical: `::ffff:a.b.c.d` is IPv4.
     Ip(IpAddr),
-    /// `[A-Za-z0-9.-]` only, resolved at runtime by the resolvers section.
+    /// `[a-z0-9.-]` only, lower case without a final dot; resolved at runtime by the
+    /// resolvers section.
     Hostname(String),
 }
 
@@ -118,7 +185,7 @@ pub(crate) struct LogPlan {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ResolversPlan {
-    /// Empty: `parse-resolv-conf`.
+    /// Empty: `parse-resolv-conf`. Canonical, no IPv6 zone index (HAProxy refuses it).
     pub(crate) nameservers: Vec<std::net::SocketAddr>,
     pub(crate) hold: Duration,
 }

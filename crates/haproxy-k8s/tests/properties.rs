@@ -1,7 +1,10 @@
-//! Property tests: no input panics; every accepted option set passes the real
-//! `haproxy -c -dW`; no string in any field adds a line or a directive.
+//! Property tests: no input panics; random option sets (clean, odd spellings, nasty) are
+//! refused with option paths or do what they say (the real `haproxy -c -dW` accepts them, no
+//! two listeners share a socket, the firewall opens exactly the listeners' families,
+//! destinations and sources); no string in any field adds a line or a directive.
 //!
-//! Case counts: `HAPROXY_K8S_PROPTEST_CASES` (tests/run-all.sh sets thousands).
+//! Case counts: `HAPROXY_K8S_PROPTEST_CASES` (tests/run-all.sh sets thousands). The option-set
+//! test prints how many sets were accepted and refused, and fails if either side is rare.
 
 mod common;
 
@@ -68,151 +71,137 @@ proptest! {
     }
 }
 
-// ---------- random valid-ish option sets: haproxy -c -dW accepts what we accept ----------
+// ---------- random option sets, nasty ones included: refused, or they do what they say ----------
 
-fn ipv4() -> impl Strategy<Value = String> {
-    (1u8..=223, any::<u8>(), any::<u8>(), 1u8..=254)
-        .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}"))
-}
+#[path = "properties/generator.rs"]
+mod generator;
+#[path = "properties/oracle.rs"]
+mod oracle;
 
-fn ipv6() -> impl Strategy<Value = String> {
-    (any::<u16>(), any::<u16>(), 1u16..).prop_map(|(a, b, c)| format!("fd00:{a:x}:{b:x}::{c:x}"))
-}
-
-fn hostname() -> impl Strategy<Value = String> {
-    "[a-z][a-z0-9-]{0,10}[a-z0-9](\\.[a-z][a-z0-9]{0,8}){0,3}"
-}
-
-fn duration() -> impl Strategy<Value = String> {
-    // At most 500h, inside HAProxy's 24.8-day limit, so most random sets are accepted.
-    (
-        1u32..500,
-        prop::sample::select(vec!["ms", "s", "m", "h", ""]),
-    )
-        .prop_map(|(n, unit)| format!("{n}{unit}"))
-}
-
-fn cidr() -> impl Strategy<Value = String> {
-    prop_oneof![
-        (ipv4(), 8u8..=32).prop_map(|(ip, len)| {
-            let net: ipnet::Ipv4Net = format!("{ip}/{len}").parse().unwrap();
-            net.trunc().to_string()
-        }),
-        (ipv6(), 16u8..=128).prop_map(|(ip, len)| {
-            let net: ipnet::Ipv6Net = format!("{ip}/{len}").parse().unwrap();
-            net.trunc().to_string()
-        }),
-    ]
-}
-
-fn node(index: usize) -> impl Strategy<Value = Value> {
-    (
-        prop_oneof![4 => ipv4(), 2 => ipv6(), 1 => hostname()],
-        1u16..,
-        0u16..=256,
-        prop::bool::weighted(0.2),
-    )
-        .prop_map(move |(address, port, weight, backup)| {
-            json!({"name": format!("node-{index}"), "address": address, "port": port, "weight": weight, "backup": backup})
-        })
-}
-
-fn nodes() -> impl Strategy<Value = Value> {
-    (0usize..6).prop_flat_map(|count| {
-        (0..count)
-            .map(node)
-            .collect::<Vec<_>>()
-            .prop_map(Value::from)
-    })
-}
-
-fn bind_address() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("*".to_string()),
-        Just("::".to_string()),
-        ipv4(),
-        ipv6()
-    ]
-}
-
-fn option_set() -> impl Strategy<Value = Value> {
-    let cluster = || (bind_address(), nodes(), prop::collection::vec(cidr(), 0..3));
-    (
-        (cluster(), prop::collection::vec(cluster(), 0..3)),
-        (
-            prop::sample::select(vec!["https", "tls", "tcp"]),
-            "/[a-z]{0,10}(\\?[a-z]{1,5}=[a-z0-9]{1,5})?",
-            duration(),
-            1u32..=100,
-            1u32..=100,
-        ),
-        (duration(), duration(), duration(), duration(), duration(), duration()),
-        (
-            prop::sample::select(vec!["leastconn", "roundrobin", "source", "first"]),
-            prop::sample::select(vec!["shutdown-sessions", "none"]),
-            0u32..=100,
-            any::<bool>(),
-            prop::option::of(duration()),
-        ),
-        (
-            any::<bool>(),
-            prop::option::of(bind_address()),
-            prop::collection::vec(cidr(), 0..4),
-            any::<bool>(),
-            prop::bool::weighted(0.3),
-            prop::sample::select(vec!["/dev/log", "stdout", "stderr"]),
-            prop::collection::vec(prop_oneof![ipv4(), ipv4().prop_map(|ip| format!("{ip}:5353"))], 0..3),
-        ),
-    )
-        .prop_map(|(((bind, nodes, sources), more), check, t, policy, misc)| {
-            let (kind, path, interval, fall, rise) = check;
-            let (balance, on_down, retries, redispatch, hard_stop) = policy;
-            let (stats_enable, stats_bind, stats_sources, prometheus, credentials, log_target, nameservers) = misc;
-            // Ports are spread so that listeners seldom clash; clashes are rejected anyway.
-            let clusters: serde_json::Map<String, Value> = more
-                .into_iter()
-                .enumerate()
-                .map(|(i, (bind, nodes, sources))| {
-                    (format!("c{i}"), json!({"bindAddress": bind, "frontendPort": 7000 + i, "controlPlaneNodes": nodes, "allowedSources": sources}))
-                })
-                .collect();
-            json!({
-                "bindAddress": bind,
-                "controlPlaneNodes": nodes,
-                "allowedSources": sources,
-                "clusters": clusters,
-                "statsPort": 8404,
-                "stats": {
-                    "enable": stats_enable,
-                    "bindAddress": stats_bind,
-                    "allowedSources": stats_sources,
-                    "prometheus": prometheus,
-                    "credentialsFile": if credentials { Value::from("/run/secrets/stats.env") } else { Value::Null },
-                },
-                "healthCheck": {"type": kind, "path": path, "interval": interval, "fall": fall, "rise": rise},
-                "timeouts": {"connect": t.0, "client": t.1, "server": t.2, "tunnel": t.3, "clientFin": t.4, "check": t.5},
-                "balance": balance,
-                "onMarkedDown": on_down,
-                "retries": retries,
-                "redispatch": redispatch,
-                "hardStopAfter": hard_stop,
-                "log": {"target": log_target},
-                "resolvers": {"nameservers": nameservers},
-            })
-        })
-}
-
-proptest! {
-    #![proptest_config(cases(300))]
-
-    #[test]
-    fn accepted_option_sets_pass_haproxy_check(input in option_set()) {
-        if let Ok(out) = haproxy_k8s::generate(&input.to_string(), "") {
-            if let Some(complaint) = common::haproxy_rejects(&out.haproxy_cfg) {
-                panic!("haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{}", out.haproxy_cfg);
+/// Each accepted set: the real `haproxy -c -dW` accepts it, no two of its listeners claim one
+/// socket, and its firewall opens exactly what the listeners take (family, destination,
+/// sources; no rule twice). Each refused set: every error names an option. Both kinds must be
+/// common, or the test would be checking only one side.
+#[test]
+fn option_sets_are_refused_or_do_what_they_say() {
+    use std::cell::Cell;
+    use std::io::Write;
+    let accepted = Cell::new(0usize);
+    let refused = Cell::new(0usize);
+    let canonicalised = Cell::new(0usize);
+    let mut runner = proptest::test_runner::TestRunner::new(cases(300));
+    let result = runner.run(&generator::option_set(), |input| {
+        let json = input.to_string();
+        match haproxy_k8s::plan(&json, "") {
+            Ok(plan) => {
+                accepted.set(accepted.get() + 1);
+                if generator::needs_canonical_form(&input) {
+                    canonicalised.set(canonicalised.get() + 1);
+                }
+                if let Some(bad) = generator::must_be_refused(&input) {
+                    panic!("accepted although it holds {bad}: {input}");
+                }
+                let out = haproxy_k8s::render(&plan);
+                if let Some(complaint) = common::haproxy_rejects(&out.haproxy_cfg) {
+                    panic!(
+                        "haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{}",
+                        out.haproxy_cfg
+                    );
+                }
+                assert_structure(&out);
+                assert_firewall_matches_listeners(&plan, &out, &input);
             }
-            assert_structure(&out);
+            Err(errors) => {
+                refused.set(refused.get() + 1);
+                assert!(!errors.0.is_empty());
+                for error in &errors.0 {
+                    assert!(
+                        !error.path.is_empty(),
+                        "an error without an option path: {error} for {input}"
+                    );
+                }
+            }
         }
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let (accepted, refused) = (accepted.get(), refused.get());
+    let total = accepted + refused;
+    // Written past the test harness's capture, so every run shows it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "properties: {total} random option sets: {accepted} accepted (each checked by haproxy -c -dW and against the firewall; {} of them with spellings to canonicalise), {refused} refused",
+        canonicalised.get()
+    );
+    assert!(
+        accepted * 5 >= total,
+        "only {accepted} of {total} accepted: the generator tests little of the accepted side"
+    );
+    assert!(
+        canonicalised.get() * 10 >= total,
+        "only {} of {total} accepted sets needed canonical forms",
+        canonicalised.get()
+    );
+    assert!(
+        refused * 5 >= total,
+        "only {refused} of {total} refused: the generator tests little of the refused side"
+    );
+}
+
+fn assert_firewall_matches_listeners(
+    plan: &haproxy_k8s::Plan,
+    out: &haproxy_k8s::Outputs,
+    input: &serde_json::Value,
+) {
+    let listeners = oracle::listeners(&out.haproxy_cfg);
+    for (i, a) in listeners.iter().enumerate() {
+        for b in &listeners[..i] {
+            assert!(
+                !oracle::clash(a, b),
+                "accepted two listeners on one socket: `{}` and `{}`\ninput: {input}",
+                a.bind,
+                b.bind
+            );
+        }
+    }
+    let rules = haproxy_k8s::firewall_rules(plan);
+    let expected = oracle::expected_openings(&listeners);
+    let actual = oracle::actual_openings(&rules);
+    assert_eq!(
+        actual, expected,
+        "firewall ≠ listeners\ninput: {input}\nconfig:\n{}\nnft:\n{}",
+        out.haproxy_cfg, out.firewall_nft
+    );
+    // The renderings: one nft statement per rule, one iptables line per rule and source, none twice.
+    let statements: Vec<&str> = out
+        .firewall_nft
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(statements.len(), rules.len(), "{}", out.firewall_nft);
+    let lines: Vec<&str> = out
+        .firewall_iptables
+        .lines()
+        .filter(|l| l.starts_with("ip"))
+        .collect();
+    let per_source: usize = rules.iter().map(|r| r.sources.len().max(1)).sum();
+    assert_eq!(lines.len(), per_source, "{}", out.firewall_iptables);
+    for text in [&statements, &lines] {
+        let unique: std::collections::BTreeSet<&&str> = text.iter().collect();
+        assert_eq!(unique.len(), text.len(), "a line twice: {text:#?}");
+    }
+    for (statement, rule) in statements.iter().zip(&rules) {
+        let family = match rule.family {
+            haproxy_k8s::Family::Ipv4 => ["ip daddr", "ip saddr", "meta nfproto ipv4"],
+            haproxy_k8s::Family::Ipv6 => ["ip6 daddr", "ip6 saddr", "meta nfproto ipv6"],
+        };
+        assert!(
+            family.iter().any(|f| statement.contains(f)),
+            "{statement} does not name {:?}",
+            rule.family
+        );
     }
 }
 
@@ -324,6 +313,17 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
     let mut section = "";
     for line in out.haproxy_cfg.lines() {
         if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // HAProxy's conditional blocks (`.if`/`.alert`, e.g. around the stats credentials).
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('.') {
+            let directive = trimmed.split_whitespace().next().unwrap_or("");
+            assert!(
+                [".if", ".elif", ".else", ".endif", ".alert", ".notice", ".warning", ".diag"]
+                    .contains(&directive),
+                "unexpected conditional directive: {line}"
+            );
             continue;
         }
         let mut words = line.split_whitespace();

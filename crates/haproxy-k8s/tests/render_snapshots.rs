@@ -83,6 +83,16 @@ fn multi_cluster_example() {
     insta::assert_snapshot!("multi_cluster_firewall_nft", out.firewall_nft);
 }
 
+/// `::` on 6443; an IPv6-only and an IPv4-only cluster sharing 7443; stats on `::`.
+#[test]
+fn dual_stack_example() {
+    let out = outputs(&example("dual-stack.json"));
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("dual_stack_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("dual_stack_firewall_nft", out.firewall_nft);
+    insta::assert_snapshot!("dual_stack_firewall_iptables", out.firewall_iptables);
+}
+
 #[test]
 fn kitchen_sink() {
     let out = outputs(KITCHEN_SINK);
@@ -110,6 +120,7 @@ fn output_is_deterministic() {
     for json in [
         example("seed-004.json"),
         example("multi-cluster.json"),
+        example("dual-stack.json"),
         KITCHEN_SINK.into(),
     ] {
         assert_eq!(outputs(&json), outputs(&json));
@@ -143,4 +154,80 @@ fn config_never_names_user_group_chroot_daemon_or_master_worker() {
         }
         assert!(cfg.ends_with('\n'));
     }
+}
+
+/// Issue 8 item 2: cluster `pub` on `*` and `priv` on fd00::1 (IPv6 sources), both on 6443,
+/// and the default stats listener on `*`. Nothing may open IPv6 except `priv`'s own rule.
+#[test]
+fn firewall_rules_carry_their_listeners_family() {
+    let json = r#"{"clusters": {
+        "pub": {"bindAddress": "*", "controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}]},
+        "priv": {"bindAddress": "fd00::1", "allowedSources": ["fd00:9::/64"],
+                 "controlPlaneNodes": [{"name": "b", "address": "fd00::10"}]}}}"#;
+    let out = outputs(json);
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    let nft: Vec<&str> = out
+        .firewall_nft
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        nft,
+        [
+            "ip6 daddr fd00::1 ip6 saddr { fd00:9::/64 } tcp dport 6443 accept",
+            "meta nfproto ipv4 tcp dport 6443 accept",
+            "ip saddr { 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 } tcp dport 8404 accept",
+        ],
+        "{}",
+        out.firewall_nft
+    );
+    let ip6tables: Vec<&str> = out
+        .firewall_iptables
+        .lines()
+        .filter(|l| l.starts_with("ip6tables"))
+        .collect();
+    assert_eq!(
+        ip6tables,
+        ["ip6tables -w -I \"$haproxy_k8s_chain\" -s fd00:9::/64 -d fd00::1 -p tcp --dport 6443 -j \"$haproxy_k8s_target\""],
+        "{}",
+        out.firewall_iptables
+    );
+    let rules = haproxy_k8s::firewall_rules(&haproxy_k8s::plan(json, "").unwrap());
+    let families: Vec<_> = rules.iter().map(|r| (r.family, r.port)).collect();
+    use haproxy_k8s::Family::{Ipv4, Ipv6};
+    assert_eq!(families, [(Ipv6, 6443), (Ipv4, 6443), (Ipv4, 8404)]);
+}
+
+/// A dual-stack listener opens both families, each once, each naming its family.
+#[test]
+fn dual_stack_listener_opens_each_family_once() {
+    let out = outputs(
+        r#"{"bindAddress": "::", "controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
+            "allowedSources": ["10.0.0.0/8", "::ffff:10.0.0.0/104", "fd00::/8", "fd00::/8"],
+            "stats": {"enable": false}}"#,
+    );
+    let nft: Vec<&str> = out
+        .firewall_nft
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        nft,
+        [
+            "ip saddr { 10.0.0.0/8 } tcp dport 6443 accept",
+            "ip6 saddr { fd00::/8 } tcp dport 6443 accept",
+        ],
+        "{}",
+        out.firewall_nft
+    );
+    let none = outputs(
+        r#"{"bindAddress": "::", "controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}], "stats": {"enable": false}}"#,
+    );
+    assert!(
+        none.firewall_nft.ends_with(
+            "meta nfproto ipv4 tcp dport 6443 accept\nmeta nfproto ipv6 tcp dport 6443 accept\n"
+        ),
+        "{}",
+        none.firewall_nft
+    );
 }

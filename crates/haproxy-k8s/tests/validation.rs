@@ -231,3 +231,228 @@ fn no_prefix_gives_bare_paths() {
     let found = haproxy_k8s::plan(r#"{"frontendPort": 0}"#, "").unwrap_err();
     assert_eq!(found.0[0].path, "frontendPort");
 }
+
+// ---------- issue 8 ----------
+
+/// Item 1: with `clusters` and no top-level nodes there is no top-level cluster, so its values
+/// would be ignored; a top-level `allowedSources` ignored means a port open to anyone.
+#[test]
+fn top_level_values_that_nothing_reads_are_refused() {
+    let prod = r#""clusters": {"prod": {"bindAddress": "192.168.8.1", "controlPlaneNodes": [{"name": "a", "address": "192.168.8.10"}]}}"#;
+    let found = errors(&format!(
+        r#"{{"allowedSources": ["10.0.0.0/8"], "frontendPort": 7443, {prod}}}"#
+    ));
+    let p = "services.haproxy-k8s";
+    assert!(
+        has(&found, &format!("{p}.allowedSources"), "nothing reads it"),
+        "{found:#?}"
+    );
+    assert!(
+        has(&found, &format!("{p}.frontendPort"), "nothing reads it"),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    // Even the default value, when given: the user meant something by it.
+    assert!(has(
+        &errors(&format!(r#"{{"allowedSources": [], {prod}}}"#)),
+        &format!("{p}.allowedSources"),
+        "nothing reads it"
+    ));
+    // The top-level bindAddress is the stats listener's address unless stats has its own.
+    assert!(accepted(&format!(
+        r#"{{"bindAddress": "192.168.8.1", {prod}}}"#
+    )));
+    assert!(has(
+        &errors(&format!(
+            r#"{{"bindAddress": "192.168.8.1", "stats": {{"bindAddress": "127.0.0.1"}}, {prod}}}"#
+        )),
+        &format!("{p}.bindAddress"),
+        "nothing reads it"
+    ));
+    assert!(has(
+        &errors(&format!(
+            r#"{{"bindAddress": "192.168.8.1", "stats": {{"enable": false}}, {prod}}}"#
+        )),
+        &format!("{p}.bindAddress"),
+        "nothing reads it"
+    ));
+    // statsPort without a stats listener.
+    assert!(has(
+        &errors(r#"{"statsPort": 9000, "stats": {"enable": false}}"#),
+        &format!("{p}.statsPort"),
+        "stats.enable is false"
+    ));
+    // null is "not set"; with top-level nodes every top-level value is read.
+    assert!(accepted(&format!(
+        r#"{{"allowedSources": null, "frontendPort": null, {prod}}}"#
+    )));
+    assert!(accepted(&format!(
+        r#"{{"allowedSources": ["10.0.0.0/8"], "frontendPort": 7443,
+             "controlPlaneNodes": [{{"name": "a", "address": "10.0.0.1"}}], {prod}}}"#
+    )));
+}
+
+/// Item 3: `::0`/`0::0` are the dual-stack wildcard, `::ffff:a.b.c.d` is IPv4 a.b.c.d.
+#[test]
+fn unspecified_and_ipv4_mapped_addresses_are_canonical() {
+    for (other, address) in [
+        ("*", "::0"),
+        ("*", "0::0"),
+        ("*", "::ffff:192.168.8.1"),
+        ("192.168.8.1", "::ffff:192.168.8.1"),
+        ("0.0.0.0", "::ffff:192.168.8.1"),
+        ("::", "192.168.8.1"),
+        ("[::]", "*"),
+    ] {
+        let found = errors(&format!(
+            r#"{{"clusters": {{"pub": {{"bindAddress": "{other}"}}, "x": {{"bindAddress": "{address}"}}}},
+                 "stats": {{"enable": false}}}}"#
+        ));
+        assert!(
+            has(
+                &found,
+                "services.haproxy-k8s.clusters.x.frontendPort",
+                "clashes with services.haproxy-k8s.clusters.pub.frontendPort"
+            ),
+            "{other} beside {address}: {found:#?}"
+        );
+    }
+    let out = haproxy_k8s::generate(
+        r#"{"clusters": {"a": {"bindAddress": "0::0"}, "b": {"bindAddress": "::ffff:192.168.8.1", "frontendPort": 7443}},
+            "stats": {"bindAddress": "::ffff:127.0.0.1"}}"#,
+        "",
+    )
+    .unwrap();
+    let cfg = &out.haproxy_cfg;
+    assert!(cfg.contains("    bind [::]:6443 v4v6\n"), "{cfg}");
+    assert!(cfg.contains("    bind 192.168.8.1:7443\n"), "{cfg}");
+    assert!(cfg.contains("    bind 127.0.0.1:8404\n"), "{cfg}");
+    assert!(!cfg.contains("ffff"), "{cfg}");
+    assert!(
+        out.firewall_nft
+            .contains("ip daddr 192.168.8.1 tcp dport 7443 accept"),
+        "{}",
+        out.firewall_nft
+    );
+    assert!(
+        !out.firewall_nft.contains("daddr ::"),
+        "{}",
+        out.firewall_nft
+    );
+    // The same node spelled twice is one endpoint.
+    let found = errors(
+        r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "::ffff:10.0.0.1"}]}"#,
+    );
+    assert!(
+        has(
+            &found,
+            "services.haproxy-k8s.controlPlaneNodes.1.address",
+            "listed twice"
+        ),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn multicast_and_broadcast_binds_and_nodes_are_refused() {
+    for address in ["224.0.0.1", "239.1.2.3", "ff02::1", "255.255.255.255"] {
+        let found = errors(&format!(
+            r#"{{"bindAddress": "{address}", "controlPlaneNodes": [{{"name": "a", "address": "{address}"}}]}}"#
+        ));
+        assert!(
+            has(&found, "services.haproxy-k8s.bindAddress", "cast address"),
+            "{address}: {found:#?}"
+        );
+        assert!(
+            has(
+                &found,
+                "services.haproxy-k8s.controlPlaneNodes.0.address",
+                "cast address"
+            ),
+            "{address}: {found:#?}"
+        );
+    }
+}
+
+/// Item 6: HAProxy refuses a zone index in `nameserver`; a link-local server needs one.
+#[test]
+fn scoped_and_link_local_nameservers_are_refused() {
+    let nodes = r#""controlPlaneNodes": [{"name": "a", "address": "cp1.example"}]"#;
+    for server in [
+        "[fe80::1%2]:53",
+        "[fe80::1%eth0]:53",
+        "fe80::1",
+        "[fe80::1]:5353",
+    ] {
+        let found = errors(&format!(
+            r#"{{{nodes}, "resolvers": {{"nameservers": ["{server}"]}}}}"#
+        ));
+        assert!(
+            has(
+                &found,
+                "services.haproxy-k8s.resolvers.nameservers.0",
+                "link-local"
+            ),
+            "{server}: {found:#?}"
+        );
+    }
+    assert!(accepted(&format!(
+        r#"{{{nodes}, "resolvers": {{"nameservers": ["[fd00::53]:53", "fd00::54", "10.0.0.53"]}}}}"#
+    )));
+    let found = errors(&format!(
+        r#"{{{nodes}, "resolvers": {{"nameservers": ["10.0.0.53", "10.0.0.53:53"]}}}}"#
+    ));
+    assert!(
+        has(
+            &found,
+            "services.haproxy-k8s.resolvers.nameservers.1",
+            "listed twice"
+        ),
+        "{found:#?}"
+    );
+}
+
+/// Item 6: DNS names compare case-insensitively and without the final dot.
+#[test]
+fn hostname_endpoints_compare_like_dns_names() {
+    let found = errors(
+        r#"{"controlPlaneNodes": [
+            {"name": "a", "address": "cp1.example.com"},
+            {"name": "b", "address": "CP1.Example.COM."}
+        ]}"#,
+    );
+    assert!(
+        has(
+            &found,
+            "services.haproxy-k8s.controlPlaneNodes.1.address",
+            "listed twice"
+        ),
+        "{found:#?}"
+    );
+}
+
+/// Item 8: an empty node list builds (seed 004's module example), with a warning naming it.
+#[test]
+fn empty_node_lists_build_with_a_warning() {
+    let plan = haproxy_k8s::plan(
+        r#"{"bindAddress": "192.168.8.1", "controlPlaneNodes": [], "statsPort": 8404}"#,
+        "services.haproxy-k8s",
+    )
+    .unwrap();
+    let warnings: Vec<String> = plan.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].starts_with("services.haproxy-k8s.controlPlaneNodes: is empty"),
+        "{warnings:#?}"
+    );
+    let plan = haproxy_k8s::plan(
+        r#"{"clusters": {"a": {"controlPlaneNodes": [{"name": "n", "address": "10.0.0.1"}]},
+                         "b": {"frontendPort": 7443}}}"#,
+        "",
+    )
+    .unwrap();
+    let paths: Vec<&str> = plan.warnings().iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, ["clusters.b.controlPlaneNodes"]);
+    let seed = haproxy_k8s::plan(include_str!("../../../examples/seed-004.json"), "").unwrap();
+    assert!(seed.warnings().is_empty());
+}

@@ -1,22 +1,44 @@
 //! The firewall rule list (the contract) and its nftables and iptables renderings.
+//!
+//! One rule per listener and address family, never wider than the listener: `*` opens IPv4
+//! only, `::` (`v4v6`) both families, a specific address its own family and only that
+//! destination; the sources are the listener's sources of that family.
 
-use crate::plan::{BindAddress, Listener, Plan};
+use crate::plan::{Family, Listener, Plan};
 use ipnet::IpNet;
 use serde::Serialize;
+use std::net::IpAddr;
 
-/// One opening in the firewall. `sources` empty means any source; `destination` is the
-/// listener's address, or none when it listens on every address.
+/// One opening in the firewall, for one address family. `sources` empty means any source of
+/// that family; `destination` is the listener's address, or none when it listens on every
+/// address of the family.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FirewallRule {
     pub protocol: &'static str,
+    pub family: Family,
     pub port: u16,
     /// Without it, one cluster's open port would also open another cluster's listener on
     /// the same port at another address, whatever that cluster's `allowedSources` say.
-    pub destination: Option<String>,
-    pub sources: Vec<String>,
+    pub destination: Option<IpAddr>,
+    /// All of `family`.
+    pub sources: Vec<IpNet>,
     pub interface: Option<String>,
     /// Which option opened it, so an operator reading `nft list ruleset` knows where to look.
     pub comment: String,
+}
+
+impl FirewallRule {
+    /// Everything but the comment: two rules with the same key open the same packets.
+    fn key(&self) -> (&str, Family, u16, Option<IpAddr>, &[IpNet], Option<&str>) {
+        (
+            self.protocol,
+            self.family,
+            self.port,
+            self.destination,
+            &self.sources,
+            self.interface.as_deref(),
+        )
+    }
 }
 
 pub(crate) fn rules(plan: &Plan) -> Vec<FirewallRule> {
@@ -25,34 +47,57 @@ pub(crate) fn rules(plan: &Plan) -> Vec<FirewallRule> {
             "haproxy-k8s Kubernetes API (cluster {}), opened by {}",
             cluster.name, cluster.port_option
         );
-        rule(plan, &cluster.listener, &cluster.allowed_sources, comment)
+        (&cluster.listener, &cluster.allowed_sources[..], comment)
     });
     let stats = plan.stats.iter().map(|stats| {
         let comment = format!(
             "haproxy-k8s stats and metrics, opened by {}",
             stats.port_option
         );
-        rule(plan, &stats.listener, &stats.allowed_sources, comment)
+        (&stats.listener, &stats.allowed_sources[..], comment)
     });
-    api.chain(stats).collect()
+    let mut rules: Vec<FirewallRule> = Vec::new();
+    for (listener, sources, comment) in api.chain(stats) {
+        for rule in listener_rules(plan, listener, sources, comment) {
+            if !rules.iter().any(|seen| seen.key() == rule.key()) {
+                rules.push(rule);
+            }
+        }
+    }
+    rules
 }
 
-fn rule(plan: &Plan, listener: &Listener, sources: &[IpNet], comment: String) -> FirewallRule {
-    FirewallRule {
-        protocol: "tcp",
-        port: listener.port,
-        destination: destination(listener),
-        sources: sources.iter().map(ToString::to_string).collect(),
-        interface: plan.firewall_interface.clone(),
-        comment,
-    }
-}
-
-fn destination(listener: &Listener) -> Option<String> {
-    match listener.address {
-        BindAddress::Ip(ip) => Some(ip.to_string()),
-        BindAddress::AnyIpv4 | BindAddress::AnyDualStack => None,
-    }
+fn listener_rules(
+    plan: &Plan,
+    listener: &Listener,
+    sources: &[IpNet],
+    comment: String,
+) -> Vec<FirewallRule> {
+    listener
+        .families()
+        .iter()
+        .filter_map(|&family| {
+            let family_sources: Vec<IpNet> = sources
+                .iter()
+                .filter(|net| Family::of_net(net) == family)
+                .copied()
+                .collect();
+            // With sources, a family that has none of them gets no rule: HAProxy's ACL would
+            // refuse every such client anyway.
+            if !sources.is_empty() && family_sources.is_empty() {
+                return None;
+            }
+            Some(FirewallRule {
+                protocol: "tcp",
+                family,
+                port: listener.port,
+                destination: listener.destination(),
+                sources: family_sources,
+                interface: plan.firewall_interface.clone(),
+                comment: comment.clone(),
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn render_json(rules: &[FirewallRule]) -> String {
@@ -61,33 +106,40 @@ pub(crate) fn render_json(rules: &[FirewallRule]) -> String {
     text
 }
 
-/// Statements for the body of an nftables chain, such as NixOS's `input-allow`
-/// (`networking.firewall.extraInputRules`), e.g. via `include "<store path>"`.
+/// Statements for the body of an nftables chain of an `inet` table, such as NixOS's
+/// `input-allow` (`networking.firewall.extraInputRules`), e.g. via `include "<store path>"`.
+/// Every statement names its family (`ip`/`ip6` address, or `meta nfproto`).
 pub(crate) fn render_nft(rules: &[FirewallRule]) -> String {
     let mut out =
         String::from("# Generated by haproxy-k8s-gen: statements for an nftables input chain.\n");
+    let mut last_comment = None;
     for rule in rules {
-        out.push_str(&format!("# {}\n", rule.comment));
-        let interface = rule
-            .interface
-            .as_ref()
-            .map(|name| format!("iifname \"{name}\" "))
-            .unwrap_or_default();
-        let port = format!("{} dport {}", rule.protocol, rule.port);
-        for (family, sources) in families(rule) {
-            let selector = match family {
-                Family::V4 => "ip",
-                Family::V6 => "ip6",
-            };
-            let mut matches = interface.clone();
-            if let Some(destination) = &rule.destination {
-                matches.push_str(&format!("{selector} daddr {destination} "));
-            }
-            if !sources.is_empty() {
-                matches.push_str(&format!("{selector} saddr {{ {} }} ", sources.join(", ")));
-            }
-            out.push_str(&format!("{matches}{port} accept\n"));
+        if last_comment != Some(&rule.comment) {
+            out.push_str(&format!("# {}\n", rule.comment));
+            last_comment = Some(&rule.comment);
         }
+        let (selector, nfproto) = match rule.family {
+            Family::Ipv4 => ("ip", "ipv4"),
+            Family::Ipv6 => ("ip6", "ipv6"),
+        };
+        let mut matches = String::new();
+        if let Some(name) = &rule.interface {
+            matches.push_str(&format!("iifname \"{name}\" "));
+        }
+        if rule.destination.is_none() && rule.sources.is_empty() {
+            matches.push_str(&format!("meta nfproto {nfproto} "));
+        }
+        if let Some(destination) = rule.destination {
+            matches.push_str(&format!("{selector} daddr {destination} "));
+        }
+        if !rule.sources.is_empty() {
+            let sources: Vec<String> = rule.sources.iter().map(ToString::to_string).collect();
+            matches.push_str(&format!("{selector} saddr {{ {} }} ", sources.join(", ")));
+        }
+        out.push_str(&format!(
+            "{matches}{} dport {} accept\n",
+            rule.protocol, rule.port
+        ));
     }
     out
 }
@@ -103,76 +155,37 @@ pub(crate) fn render_iptables(rules: &[FirewallRule]) -> String {
          haproxy_k8s_chain=\"${HAPROXY_K8S_FW_CHAIN:-nixos-fw}\"\n\
          haproxy_k8s_target=\"${HAPROXY_K8S_FW_TARGET:-nixos-fw-accept}\"\n",
     );
+    let mut last_comment = None;
     for rule in rules {
-        out.push_str(&format!("# {}\n", rule.comment));
+        if last_comment != Some(&rule.comment) {
+            out.push_str(&format!("# {}\n", rule.comment));
+            last_comment = Some(&rule.comment);
+        }
+        let tool = match rule.family {
+            Family::Ipv4 => "iptables",
+            Family::Ipv6 => "ip6tables",
+        };
         let interface = rule
             .interface
             .as_ref()
             .map(|name| format!(" -i {name}"))
             .unwrap_or_default();
+        let destination = rule
+            .destination
+            .map(|ip| format!(" -d {ip}"))
+            .unwrap_or_default();
         let tail = format!(
-            "{interface} -p {protocol} --dport {port} -j \"$haproxy_k8s_target\"",
+            "{destination}{interface} -p {protocol} --dport {port} -j \"$haproxy_k8s_target\"\n",
             protocol = rule.protocol,
             port = rule.port
         );
-        let destination = rule
-            .destination
-            .as_ref()
-            .map(|ip| format!(" -d {ip}"))
-            .unwrap_or_default();
-        let command = |tool: &str, source: Option<&str>| {
-            let source = source.map(|net| format!(" -s {net}")).unwrap_or_default();
-            format!("{tool} -w -I \"$haproxy_k8s_chain\"{source}{destination}{tail}\n")
-        };
-        for (family, sources) in families(rule) {
-            let tool = match family {
-                Family::V4 => "iptables",
-                Family::V6 => "ip6tables",
-            };
-            if sources.is_empty() {
-                out.push_str(&command(tool, None));
-            }
-            for net in sources {
-                out.push_str(&command(tool, Some(&net)));
-            }
+        let head = format!("{tool} -w -I \"$haproxy_k8s_chain\"");
+        if rule.sources.is_empty() {
+            out.push_str(&format!("{head}{tail}"));
+        }
+        for net in &rule.sources {
+            out.push_str(&format!("{head} -s {net}{tail}"));
         }
     }
     out
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    V4,
-    V6,
-}
-
-/// The address families a rule applies to, each with its sources (empty: any source).
-/// A destination or sources of one family limit the rule to that family.
-fn families(rule: &FirewallRule) -> Vec<(Family, Vec<String>)> {
-    let family_of = |address: &str| {
-        if address.contains(':') {
-            Family::V6
-        } else {
-            Family::V4
-        }
-    };
-    let wanted = |family: Family| {
-        rule.destination
-            .as_deref()
-            .is_none_or(|destination| family_of(destination) == family)
-    };
-    [Family::V4, Family::V6]
-        .into_iter()
-        .filter(|family| wanted(*family))
-        .filter_map(|family| {
-            let sources: Vec<String> = rule
-                .sources
-                .iter()
-                .filter(|net| family_of(net) == family)
-                .cloned()
-                .collect();
-            // With sources, a family that has none of them gets no rule at all.
-            (rule.sources.is_empty() || !sources.is_empty()).then_some((family, sources))
-        })
-        .collect()
 }

@@ -1,12 +1,10 @@
-//! Checks of single values. Each returns the validated value or a message for the user.
+//! Checks of single values (addresses: `addresses.rs`). Each returns the validated value or a message for the user.
 //!
 //! Why so strict: HAProxy's tokenizer ends a line at `\n`, `\r` or NUL even inside quotes,
 //! starts a comment at `#`, splits on whitespace and expands `$VAR` in double quotes. Every
 //! value we print is therefore limited to characters that cannot do any of that.
 
-use crate::plan::{BindAddress, Duration, NodeAddress};
-use ipnet::IpNet;
-use std::net::{IpAddr, SocketAddr};
+use crate::plan::Duration;
 
 pub(crate) fn port(value: i64) -> Result<u16, String> {
     match u16::try_from(value) {
@@ -51,114 +49,6 @@ pub(crate) fn name(value: &str, allow_dot: bool) -> Result<String, String> {
         return Err(format!("{} must start with a letter or digit", show(value)));
     }
     Ok(value.to_string())
-}
-
-/// `*`, `::` or an IP literal. Hostnames are not allowed: a bind must not depend on DNS.
-pub(crate) fn bind_address(value: &str) -> Result<BindAddress, String> {
-    match value {
-        "*" | "0.0.0.0" => Ok(BindAddress::AnyIpv4),
-        "::" | "[::]" => Ok(BindAddress::AnyDualStack),
-        _ => match ip_literal(value) {
-            Some(ip) => Ok(BindAddress::Ip(ip)),
-            None => Err(format!(
-                "{} is not an IP address: use an IPv4 or IPv6 literal, `*` (all IPv4) or `::` (all IPv4 and IPv6)",
-                show(value)
-            )),
-        },
-    }
-}
-
-/// An IP literal, IPv6 optionally bracketed.
-fn ip_literal(value: &str) -> Option<IpAddr> {
-    let unbracketed = value
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .unwrap_or(value);
-    let ip: IpAddr = unbracketed.parse().ok()?;
-    // Brackets belong to IPv6 only.
-    (unbracketed == value || ip.is_ipv6()).then_some(ip)
-}
-
-pub(crate) fn node_address(value: &str) -> Result<NodeAddress, String> {
-    if let Some(ip) = ip_literal(value) {
-        if ip.is_unspecified() || ip.is_multicast() {
-            return Err(format!(
-                "{} is not a unicast address a node can have",
-                show(value)
-            ));
-        }
-        return Ok(NodeAddress::Ip(ip));
-    }
-    hostname(value).map(NodeAddress::Hostname).map_err(|why| {
-        format!(
-            "{} is neither an IPv4 address, an IPv6 address nor a hostname: {why}",
-            show(value)
-        )
-    })
-}
-
-/// RFC 1123 hostnames: labels of `[A-Za-z0-9-]`, 1–63 long, no leading/trailing `-`.
-fn hostname(value: &str) -> Result<String, String> {
-    let trimmed = value.strip_suffix('.').unwrap_or(value);
-    if trimmed.is_empty() || trimmed.len() > 253 {
-        return Err("a hostname has 1–253 characters".into());
-    }
-    if trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err("it looks like an IPv4 address but is not one".into());
-    }
-    for label in trimmed.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err("each dot-separated label has 1–63 characters".into());
-        }
-        if let Some(bad) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-        {
-            return Err(format!("{} is not allowed in a hostname", show_char(bad)));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err("a label may not start or end with `-`".into());
-        }
-    }
-    Ok(trimmed.to_string())
-}
-
-/// A CIDR (`10.0.0.0/8`) or a single address (taken as /32 or /128).
-pub(crate) fn cidr(value: &str) -> Result<IpNet, String> {
-    if let Ok(net) = value.parse::<IpNet>() {
-        if net.trunc() != net {
-            return Err(format!(
-                "{} has host bits set; did you mean {}?",
-                show(value),
-                net.trunc()
-            ));
-        }
-        return Ok(net);
-    }
-    match value.parse::<IpAddr>() {
-        Ok(ip) => Ok(IpNet::from(ip)),
-        Err(_) => Err(format!(
-            "{} is not a network: use a CIDR like 10.0.0.0/8 or a single address",
-            show(value)
-        )),
-    }
-}
-
-/// `IP` or `IP:port` (`[IPv6]:port`); port 53 when none is given.
-pub(crate) fn nameserver(value: &str) -> Result<SocketAddr, String> {
-    if let Ok(socket) = value.parse::<SocketAddr>() {
-        return match socket.port() {
-            0 => Err(format!("{}: port 0 is not a DNS server port", show(value))),
-            _ => Ok(socket),
-        };
-    }
-    match ip_literal(value) {
-        Some(ip) => Ok(SocketAddr::new(ip, 53)),
-        None => Err(format!(
-            "{} is not a DNS server: use an IP address, optionally with :port",
-            show(value)
-        )),
-    }
 }
 
 /// HAProxy time syntax: digits and an optional unit (`us ms s m h d`, default ms).
@@ -325,7 +215,7 @@ pub(crate) fn show(value: &str) -> String {
     format!("{:?}", value)
 }
 
-fn show_char(c: char) -> String {
+pub(crate) fn show_char(c: char) -> String {
     if c.is_control() || c.is_whitespace() {
         format!("the character {:?}", c)
     } else {
@@ -366,37 +256,6 @@ mod tests {
         assert!(name("a b", true).is_err());
         assert!(name("", true).is_err());
         assert!(name(&"a".repeat(64), true).is_err());
-    }
-
-    #[test]
-    fn node_addresses_are_ip_or_hostname() {
-        assert_eq!(
-            node_address("192.168.8.10").unwrap(),
-            NodeAddress::Ip("192.168.8.10".parse().unwrap())
-        );
-        assert_eq!(
-            node_address("[fd00::1]").unwrap(),
-            NodeAddress::Ip("fd00::1".parse().unwrap())
-        );
-        assert_eq!(
-            node_address("cp1.example.com").unwrap(),
-            NodeAddress::Hostname("cp1.example.com".into())
-        );
-        assert!(node_address("192.168.8").is_err());
-        assert!(node_address("192.168.8.300").is_err());
-        assert!(node_address("0.0.0.0").is_err());
-        assert!(node_address("a b").is_err());
-        assert!(node_address("fe80::1%eth0").is_err());
-        assert!(node_address("[192.168.1.1]").is_err());
-    }
-
-    #[test]
-    fn cidrs_must_be_networks() {
-        assert_eq!(cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(cidr("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
-        let error = cidr("10.0.0.1/8").unwrap_err();
-        assert!(error.contains("did you mean 10.0.0.0/8"), "{error}");
-        assert!(cidr("10.0.0.0/33").is_err());
     }
 
     #[test]

@@ -1,13 +1,39 @@
 //! Two binds on one address:port: `haproxy -c` accepts it, the kernel then splits or refuses
 //! the traffic at start. We catch it here, including a wildcard covering a specific address.
+//! Addresses are canonical by now (`::0` is `::`, `::ffff:a.b.c.d` is IPv4).
 
-use crate::plan::{BindAddress, Listener};
+use super::report::Report;
+use crate::plan::{BindAddress, ClusterPlan, Listener, StatsPlan};
+
+pub(super) fn refuse_clashes(
+    clusters: &[ClusterPlan],
+    stats: Option<&StatsPlan>,
+    report: &mut Report,
+) {
+    let mut seen: Vec<(Listener, &str)> = Vec::new();
+    let cluster_listeners = clusters
+        .iter()
+        .map(|c| (c.listener, c.port_option.as_str()));
+    let stats_listener = stats.map(|s| (s.listener, s.port_option.as_str()));
+    for (listener, option) in cluster_listeners.chain(stats_listener) {
+        if let Some((other, other_option)) =
+            seen.iter().find(|(other, _)| overlap(other, &listener))
+        {
+            report.error_at_full_path(
+                option,
+                format!("listening on {listener} clashes with {other_option} on {other}: two listeners cannot share an address and port"),
+            );
+        }
+        seen.push((listener, option));
+    }
+}
 
 /// Whether two listeners would claim the same socket.
-pub(crate) fn overlap(a: &Listener, b: &Listener) -> bool {
+fn overlap(a: &Listener, b: &Listener) -> bool {
     a.port == b.port && covers(a.address, b.address)
 }
 
+/// `::` is rendered `[::]:port v4v6`: it takes every IPv4 address too.
 fn covers(a: BindAddress, b: BindAddress) -> bool {
     use BindAddress::*;
     match (a, b) {
@@ -15,17 +41,6 @@ fn covers(a: BindAddress, b: BindAddress) -> bool {
         (AnyIpv4, AnyIpv4) => true,
         (AnyIpv4, Ip(ip)) | (Ip(ip), AnyIpv4) => ip.is_ipv4(),
         (Ip(x), Ip(y)) => x == y,
-    }
-}
-
-impl std::fmt::Display for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.address {
-            BindAddress::AnyIpv4 => write!(f, "*:{}", self.port),
-            BindAddress::AnyDualStack => write!(f, "[::]:{}", self.port),
-            BindAddress::Ip(ip) if ip.is_ipv6() => write!(f, "[{ip}]:{}", self.port),
-            BindAddress::Ip(ip) => write!(f, "{ip}:{}", self.port),
-        }
     }
 }
 
@@ -41,18 +56,12 @@ mod tests {
     fn wildcards_cover_their_family() {
         let v4 = BindAddress::Ip("192.168.8.1".parse().unwrap());
         let v6 = BindAddress::Ip("fd00::1".parse().unwrap());
-        assert!(overlap(
-            &listener(BindAddress::AnyIpv4, 1),
-            &listener(v4, 1)
-        ));
-        assert!(!overlap(
-            &listener(BindAddress::AnyIpv4, 1),
-            &listener(v6, 1)
-        ));
-        assert!(overlap(
-            &listener(BindAddress::AnyDualStack, 1),
-            &listener(v6, 1)
-        ));
+        use BindAddress::{AnyDualStack, AnyIpv4};
+        assert!(overlap(&listener(AnyIpv4, 1), &listener(v4, 1)));
+        assert!(!overlap(&listener(AnyIpv4, 1), &listener(v6, 1)));
+        assert!(overlap(&listener(AnyDualStack, 1), &listener(v6, 1)));
+        assert!(overlap(&listener(AnyDualStack, 1), &listener(AnyIpv4, 1)));
+        assert!(overlap(&listener(AnyIpv4, 1), &listener(AnyDualStack, 1)));
         assert!(overlap(&listener(v4, 1), &listener(v4, 1)));
         assert!(!overlap(&listener(v4, 1), &listener(v4, 2)));
     }
