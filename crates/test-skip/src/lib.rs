@@ -30,10 +30,15 @@ pub fn on_ci() -> bool {
 /// Records that `test` was skipped because `why`; panics (fails the test) on CI when
 /// `cause` is [`Cause::Fixable`]. Call it, then return from the test.
 pub fn skip(test: &str, why: &str, cause: Cause) {
+    // std::io::stderr() directly: the harness captures only print!/eprint!.
+    skip_to(&mut std::io::stderr(), test, why, cause);
+}
+
+/// [`skip`] with the loud message written to `out`.
+fn skip_to(out: &mut dyn Write, test: &str, why: &str, cause: Cause) {
     let line = format!("{test}: {why}");
     let bar = "*".repeat(72);
-    // std::io::stderr() directly: the harness captures only print!/eprint!.
-    let _ = writeln!(std::io::stderr(), "\n{bar}\nSKIPPED: {line}\n{bar}");
+    let _ = writeln!(out, "\n{bar}\nSKIPPED: {line}\n{bar}");
     if let Some(path) = std::env::var_os(SKIPS_ENV).filter(|p| !p.is_empty()) {
         // One write of one line with O_APPEND: lines of parallel tests do not interleave.
         let written = std::fs::OpenOptions::new()
@@ -43,7 +48,7 @@ pub fn skip(test: &str, why: &str, cause: Cause) {
             .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
         if let Err(e) = written {
             let _ = writeln!(
-                std::io::stderr(),
+                out,
                 "test-skip: could not record the skip in {}: {e}",
                 std::path::Path::new(&path).display()
             );
@@ -80,8 +85,15 @@ mod tests {
         // Only this test touches the variables in this process.
         std::env::set_var(SKIPS_ENV, &dir);
         std::env::remove_var("CI");
-        skip("(test-skip self-test) a", "no root", Cause::Fixable);
-        skip("(test-skip self-test) b", "no lib", Cause::Other);
+        let mut out = Vec::new();
+        skip_to(
+            &mut out,
+            "(test-skip self-test) a",
+            "no root",
+            Cause::Fixable,
+        );
+        skip_to(&mut out, "(test-skip self-test) b", "no lib", Cause::Other);
+        assert!(String::from_utf8_lossy(&out).contains("SKIPPED: (test-skip self-test) a: no root"));
         let text = std::fs::read_to_string(&dir).unwrap();
         std::fs::remove_file(&dir).unwrap();
         assert_eq!(
@@ -89,10 +101,22 @@ mod tests {
             "(test-skip self-test) a: no root\n(test-skip self-test) b: no lib\n"
         );
         std::env::set_var("CI", "true");
-        let fixable =
-            std::panic::catch_unwind(|| skip("(test-skip self-test) c", "no nft", Cause::Fixable));
-        let other =
-            std::panic::catch_unwind(|| skip("(test-skip self-test) d", "no lib", Cause::Other));
+        let fixable = std::panic::catch_unwind(|| {
+            skip_to(
+                &mut Vec::new(),
+                "(test-skip self-test) c",
+                "no nft",
+                Cause::Fixable,
+            )
+        });
+        let other = std::panic::catch_unwind(|| {
+            skip_to(
+                &mut Vec::new(),
+                "(test-skip self-test) d",
+                "no lib",
+                Cause::Other,
+            )
+        });
         std::env::remove_var("CI");
         let _ = std::fs::remove_file(&dir);
         assert!(fixable.is_err(), "a fixable skip must fail on CI");
