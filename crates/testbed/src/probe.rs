@@ -11,8 +11,11 @@ use crate::process::spawn_in_netns;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reach {
     Connected,
-    /// RST: the packet reached a host that answered.
+    /// RST to the SYN: the packet reached a host that answered, nothing listens.
     Refused,
+    /// Accepted and at once reset (HAProxy's `tcp-request connection reject` can beat
+    /// connect()'s return on a loaded machine): answered by the listener.
+    Reset,
     /// Nothing came back within the probe's time: dropped on the way (e.g. by nft).
     NoAnswer,
     /// Anything else (unreachable network, ...), with the error.
@@ -28,6 +31,7 @@ pub fn tcp(ns: &str, addr: SocketAddr, timeout: Duration) -> Reach {
             Ok(_) => Reach::Connected,
             Err(e) => match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => Reach::Refused,
+                std::io::ErrorKind::ConnectionReset => Reach::Reset,
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Reach::NoAnswer,
                 _ => Reach::Other(e.to_string()),
             },
