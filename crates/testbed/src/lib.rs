@@ -75,11 +75,6 @@ pub fn preflight_with(version: HaproxyVersion, need_kubectl: bool) -> Option<Str
     version.unavailable()
 }
 
-/// [`preflight_with`] Debian 12's HAProxy 2.6.
-pub fn preflight(need_kubectl: bool) -> Option<String> {
-    preflight_with(HaproxyVersion::V2_6, need_kubectl)
-}
-
 /// Records a visible skip (see the `test-skip` crate: loud, in run-all's summary, a failure
 /// on CI) and returns true when the testbed cannot run with `version`.
 pub fn skip_unless_ready_with(test: &str, version: HaproxyVersion, need_kubectl: bool) -> bool {
@@ -94,11 +89,6 @@ pub fn skip_unless_ready_with(test: &str, version: HaproxyVersion, need_kubectl:
     false
 }
 
-/// [`skip_unless_ready_with`] Debian 12's HAProxy 2.6.
-pub fn skip_unless_ready(test: &str, need_kubectl: bool) -> bool {
-    skip_unless_ready_with(test, HaproxyVersion::V2_6, need_kubectl)
-}
-
 /// Records a skip of (part of) a test because `tool` is missing; see `test_skip::skip`.
 pub fn skip_missing_tool(test: &str, tool: &str) {
     test_skip::skip(
@@ -106,14 +96,6 @@ pub fn skip_missing_tool(test: &str, tool: &str) {
         &format!("`{tool}` is not installed (tests/install-deps.sh installs it)"),
         test_skip::Cause::Fixable,
     );
-}
-
-/// Writes to the process's real stderr, past the test harness's output capture (which only
-/// catches `print!`/`eprint!`), so a message is visible even for a passing test.
-pub fn loud(msg: &str) {
-    use std::io::Write;
-    let bar = "*".repeat(72);
-    let _ = writeln!(std::io::stderr(), "\n{bar}\n{msg}\n{bar}");
 }
 
 /// One running testbed. Dropping it removes everything it made.
