@@ -16,7 +16,8 @@
 #     module's defaults match docs/input-contract.md.
 #
 # <nixpkgs/lib> is found the standard Nix way (NIX_PATH, or ~/.nix-defexpr/channels/nixpkgs).
-# Without it, or without nix-instantiate, the evaluation tests are reported as SKIPPED (exit 0).
+# Without it, or without nix-instantiate, the evaluation tests are reported as SKIPPED (exit 0;
+# with CI set, a missing nix-instantiate, deadnix, nft or root is a failure instead).
 #
 # Environment: HAPROXY_K8S_GEN / NIXFMT_CHECK point at prebuilt binaries (else cargo builds
 # them into $CARGO_TARGET_DIR, default target/); HAPROXY (default: haproxy on PATH).
@@ -30,7 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --update-docs) update_docs=1 ;;
     -h | --help)
-      sed -n '2,24p' "$0"
+      sed -n '2,25p' "$0"
       exit 0
       ;;
     *)
@@ -40,15 +41,29 @@ for arg in "$@"; do
   esac
 done
 
-skip() {
+# Every skip is recorded for tests/run-all.sh's SKIPPED summary (the file named by
+# HAPROXY_K8S_SKIPS, as crates/test-skip does) and, when CI is set and tests/install-deps.sh
+# provides what was missing (cause "fixable"), is a failure instead.
+record_skip() { # fixable|other message; returns 1 when the skip must fail
+  echo "# SKIPPED: $2" >&2
+  if [[ -n "${HAPROXY_K8S_SKIPS:-}" ]]; then
+    echo "tests/nix-eval.sh: $2" >>"$HAPROXY_K8S_SKIPS"
+  fi
+  if [[ "$1" == fixable && -n "${CI:-}" && "${CI}" != false && "${CI}" != 0 ]]; then
+    echo "FAIL - skipped on CI although tests/install-deps.sh (as root) provides it: $2" >&2
+    return 1
+  fi
+}
+
+skip() { # fixable|other message: the rest of this script cannot run
   echo "############################################################################" >&2
-  echo "# SKIPPED: nix evaluation tests: $*" >&2
+  record_skip "$1" "nix evaluation tests: $2" || exit 1
   echo "############################################################################" >&2
   exit 0
 }
 
 command -v nix-instantiate >/dev/null 2>&1 ||
-  skip "nix-instantiate not found (apt-get install nix-bin)"
+  skip fixable "nix-instantiate not found (apt-get install nix-bin)"
 
 failures=0
 passes=0
@@ -110,7 +125,7 @@ if [[ -x "$deadnix_bin" ]]; then
     sed 's/^/       /' "$tmp/deadnix.out"
   fi
 else
-  echo "# SKIPPED: deadnix check: deadnix not installed (cargo install deadnix)"
+  record_skip fixable "deadnix check: deadnix not installed (cargo install deadnix)" || fail "deadnix not installed"
 fi
 
 # ---- the rest needs nixpkgs' lib -----------------------------------------------------------
@@ -118,7 +133,7 @@ fi
 if ! nixpkgs_lib="$(nix-instantiate --find-file nixpkgs/lib 2>/dev/null)"; then
   echo "# nix file checks: $passes passed, $failures failed"
   ((failures == 0)) || exit 1
-  skip "<nixpkgs/lib> not found on NIX_PATH (NIX_PATH=${NIX_PATH:-unset}): the module was NOT evaluated; point NIX_PATH=nixpkgs=DIR at a nixpkgs or nixpkgs.lib checkout"
+  skip other "<nixpkgs/lib> not found on NIX_PATH (NIX_PATH=${NIX_PATH:-unset}): the module was NOT evaluated; point NIX_PATH=nixpkgs=DIR at a nixpkgs or nixpkgs.lib checkout"
 fi
 echo "# nixpkgs lib: $nixpkgs_lib ($(nix-instantiate --eval -E '(import <nixpkgs/lib>).version' 2>/dev/null || echo '?'))"
 
@@ -179,12 +194,13 @@ firewall_load() { # name
   local name="$1" out="$tmp/$1.out" backend
   backend="$(jq -r .firewall.backend "$tmp/$name.json")"
   if [[ $(id -u) != 0 ]] || ! command -v unshare >/dev/null; then
-    echo "# SKIPPED: $name: loading firewall rules needs root and unshare"
+    record_skip fixable "$name: loading firewall rules needs root and unshare" ||
+      fail "$name: firewall rules not loaded"
     return 0
   fi
   if [[ "$backend" == nftables ]]; then
     command -v nft >/dev/null || {
-      echo "# SKIPPED: $name: nft not installed"
+      record_skip fixable "$name: nft not installed" || fail "$name: nft not installed"
       return 0
     }
     local rules

@@ -43,6 +43,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// `server_name` as a URI authority: an IPv6 address needs brackets.
+    fn authority(&self) -> String {
+        match self.server_name.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => format!("[{ip}]"),
+            Err(_) => self.server_name.clone(),
+        }
+    }
+
     /// A client that trusts `ca_pem` and checks the certificate against `server_name`.
     pub fn new(ca_pem: &str, server_name: &str) -> Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
@@ -121,7 +129,7 @@ impl Client {
                 let req = Request::builder()
                     .method(method)
                     .uri(path)
-                    .header("host", self.server_name.as_str())
+                    .header("host", self.authority())
                     .header("user-agent", "standin-client")
                     .body(Empty::<Bytes>::new())?;
                 let resp = sender.send_request(req).await.context("HTTP/1.1 request")?;
@@ -133,7 +141,7 @@ impl Client {
                 let task = tokio::spawn(async move {
                     let _ = conn.await;
                 });
-                let uri = format!("https://{}{}", self.server_name, path);
+                let uri = format!("https://{}{}", self.authority(), path);
                 let req = Request::builder()
                     .method(method)
                     .uri(uri)

@@ -9,7 +9,12 @@ use apiserver_standin::ca::TestCa;
 use apiserver_standin::client::{Client, Proto, WatchEvent};
 use hyper::Method;
 
-const T: Duration = Duration::from_secs(5);
+/// Per-request timeout: generous, so a loaded machine (`stress-ng --cpu 2` beside the suite)
+/// only makes a request slower, never a failure.
+const T: Duration = Duration::from_secs(20);
+
+/// Bound of every wait for an event (a ready file, a status change, an exit).
+const LONG: Duration = Duration::from_secs(60);
 
 struct Proc(Child);
 impl Drop for Proc {
@@ -21,7 +26,7 @@ impl Drop for Proc {
 
 fn wait_for_file(path: &Path, limit: Duration) -> String {
     let start = Instant::now();
-    for _ in 0..2000 {
+    loop {
         if let Ok(s) = std::fs::read_to_string(path) {
             if s.ends_with('\n') {
                 return s;
@@ -30,7 +35,6 @@ fn wait_for_file(path: &Path, limit: Duration) -> String {
         assert!(start.elapsed() < limit, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("{} never appeared", path.display());
 }
 
 /// Starts the binary on an ephemeral port with a CA-issued certificate.
@@ -57,10 +61,7 @@ fn start(dir: &Path, name: &str, extra: &[&str]) -> (Proc, SocketAddr, Client) {
         .spawn()
         .unwrap();
     let proc = Proc(child);
-    let addr: SocketAddr = wait_for_file(&ready, Duration::from_secs(20))
-        .trim()
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = wait_for_file(&ready, LONG).trim().parse().unwrap();
     let client = Client::new(&ca.cert_pem(), "localhost").unwrap();
     (proc, addr, client)
 }
@@ -108,10 +109,7 @@ fn self_signed_default_cert_works() {
         .spawn()
         .unwrap();
     let _p = Proc(child);
-    let addr: SocketAddr = wait_for_file(&ready, Duration::from_secs(20))
-        .trim()
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = wait_for_file(&ready, LONG).trim().parse().unwrap();
     let client = Client::insecure().unwrap();
     rt().block_on(async {
         let r = client.get(addr, "/healthz", Proto::H2, T).await.unwrap();
@@ -169,8 +167,11 @@ fn unsafe_kill(pid: i32, sig: &str) {
     assert!(ok, "kill -{sig} {pid}");
 }
 
+/// Polls `/readyz` until it answers `want`, bounded by [`LONG`] (not by a count of polls,
+/// which would assume how fast a loaded machine answers).
 async fn poll_status(client: &Client, addr: SocketAddr, want: u16) -> bool {
-    for _ in 0..100 {
+    let start = Instant::now();
+    while start.elapsed() < LONG {
         if client
             .get(addr, "/readyz", Proto::H1, T)
             .await
@@ -247,31 +248,40 @@ fn graceful_sigterm_like_kube_apiserver() {
         assert!(matches!(w.next(T).await.unwrap(), WatchEvent::Line(_)));
         let t0 = Instant::now();
         unsafe_kill(pid, "TERM");
+        // "At once" as an order of events: /readyz fails while the server still answers
+        // everything else and the watches still stream (all inside the shutdown delay).
         assert!(
             poll_status(&client, addr, 500).await,
-            "/readyz must fail at once"
+            "/readyz never failed after SIGTERM"
         );
-        assert!(t0.elapsed() < Duration::from_secs(1));
-        // Still serving everything else during the delay.
         let r = client.get(addr, "/version", Proto::H2, T).await.unwrap();
         assert_eq!(r.status, 200);
         let r = client.get(addr, "/healthz", Proto::H1, T).await.unwrap();
         assert_eq!(r.status, 200);
-        // Watches keep streaming during the delay, then end cleanly.
-        let mut lines = 0;
-        for w in [&mut w, &mut w2] {
+        // Watches are still served after /readyz failed: a new one streams an event.
+        let mut w3 = client
+            .watch(
+                addr,
+                "/api/v1/namespaces/default/pods?watch=true",
+                Proto::H2,
+                T,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(w3.next(T).await.unwrap(), WatchEvent::Line(_)));
+        // All watches end cleanly (bounded by a count far above delay / interval).
+        for (i, w) in [&mut w, &mut w2, &mut w3].into_iter().enumerate() {
+            let mut lines = 0;
             loop {
-                match w.next(Duration::from_secs(5)).await.unwrap() {
+                match w.next(T).await.unwrap() {
                     WatchEvent::Line(_) => lines += 1,
                     WatchEvent::End => break,
                 }
-                assert!(lines < 200, "watch never ended");
+                assert!(lines < 2000, "watch {i} never ended");
             }
         }
-        assert!(
-            lines >= 10,
-            "watches kept streaming during the delay ({lines})"
-        );
+        // A lower bound only (a loaded machine can only make it longer): the watches ended
+        // no earlier than the shutdown delay.
         assert!(
             t0.elapsed() >= Duration::from_millis(1900),
             "watches ended before the shutdown delay: {:?}",
@@ -286,7 +296,7 @@ fn graceful_sigterm_like_kube_apiserver() {
             if let Some(s) = p.0.try_wait().unwrap() {
                 break s;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "did not exit");
+            assert!(start.elapsed() < LONG, "did not exit");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });

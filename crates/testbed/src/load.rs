@@ -22,6 +22,8 @@ pub struct Record {
 pub struct Load {
     stop: Arc<AtomicBool>,
     handle: std::thread::JoinHandle<Result<Vec<Record>>>,
+    /// Finished requests so far (tests wait on these instead of sleeping).
+    records: Arc<Mutex<Vec<Record>>>,
     pub started: Instant,
 }
 
@@ -116,8 +118,10 @@ impl Load {
         let started = Instant::now();
         let stop2 = stop.clone();
         let path = path.to_string();
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let records2 = records.clone();
         let handle = crate::spawn_in_netns(ns, move || async move {
-            let records = Arc::new(Mutex::new(Vec::new()));
+            let records = records2;
             let mut tasks = Vec::new();
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -151,15 +155,42 @@ impl Load {
             for t in tasks {
                 let _ = t.await;
             }
-            let mut v = std::mem::take(&mut *records.lock().unwrap());
+            let mut v = records.lock().unwrap().clone();
             v.sort_by_key(|r| r.start);
             Ok(v)
         });
         Load {
             stop,
             handle,
+            records,
             started,
         }
+    }
+
+    /// Successful requests so far that started at or after `since` (load-relative), per
+    /// answering node.
+    pub fn ok_since(&self, since: Duration) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for r in self.records.lock().unwrap().iter() {
+            if let (true, Ok(node)) = (r.start >= since, &r.result) {
+                *m.entry(node.clone()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Waits (bounded by `limit`) until `want` holds for [`ok_since`](Self::ok_since)`(since)`:
+    /// an event to wait for instead of a fixed sleep. Returns whether it did.
+    pub fn wait_ok(
+        &self,
+        since: Duration,
+        limit: Duration,
+        want: impl Fn(&BTreeMap<String, usize>) -> bool,
+    ) -> bool {
+        crate::wait_for(limit, Duration::from_millis(50), || {
+            want(&self.ok_since(since)).then_some(())
+        })
+        .is_some()
     }
 
     /// Seconds since the load started.

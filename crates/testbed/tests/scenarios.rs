@@ -1,8 +1,18 @@
-//! Issue 4 scenarios a–h (and i, issue 2: hostname nodes follow DNS): real HAProxy with the generated config and the generated nftables
-//! rules in a router namespace, apiserver stand-ins on three nodes, a client and an outsider.
+//! Issue 4 scenarios a–h (and i, issue 2: hostname nodes follow DNS; j, issue 8: dual
+//! stack): real HAProxy with the generated config and the generated nftables rules in a
+//! router namespace, apiserver stand-ins on three nodes, a client and an outsider.
 //!
-//! Needs root, `ip`, `haproxy`, `nft` (and `kubectl`, `curl` for some); otherwise every
-//! scenario prints a loud SKIPPED line. Scenarios run one at a time (global lock).
+//! Every scenario runs twice, with Debian 12's HAProxy 2.6 (`haproxy_2_6::…`) and Debian 13's
+//! HAProxy 3.0 (`haproxy_3_0::…`, the line NixOS ships).
+//!
+//! Needs root, `ip`, `haproxy`, `nft`, the Debian 13 tree (and `kubectl`, `curl` for some);
+//! otherwise a scenario records a visible skip (a failure on CI). Scenarios run one at a time
+//! (global lock).
+//!
+//! Nothing here sleeps and hopes: every step waits for the event it needs (a state in the
+//! admin socket, N answered requests, a watch line), bounded by deadlines far beyond what an
+//! idle machine needs, so the suite passes with `stress-ng --cpu 2` beside it. Detection
+//! claims are asserted by HAProxy's own counters (failed checks before DOWN), not by clocks.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +20,36 @@ use apiserver_standin::client::Proto;
 use serde_json::Value;
 use testbed::configs::{generate, ours_json};
 use testbed::load::{Load, WatchHolder, WatchLog};
-use testbed::{Host, NodeOpts, Testbed};
+use testbed::probe::{self, Reach};
+use testbed::{HaproxyVersion, Host, NodeOpts, Testbed};
+
+/// Each scenario function becomes one test per HAProxy version.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod haproxy_2_6 {
+            $( #[test] fn $name() { super::$name(testbed::HaproxyVersion::V2_6) } )*
+        }
+        mod haproxy_3_0 {
+            $( #[test] fn $name() { super::$name(testbed::HaproxyVersion::V3_0) } )*
+        }
+    };
+}
+
+scenarios!(
+    a_requests_reach_all_nodes_and_kubectl_works,
+    b_sigkill_node_under_load,
+    c_blackholed_node_bounded_failures_and_watch_reopens,
+    d_rolling_graceful_restart,
+    e_idle_watch_outlives_client_timeout,
+    f_reload_adds_node_under_load,
+    g_firewall,
+    h_stats_and_metrics_match_reality,
+    i_hostname_node_follows_dns_change,
+    j_dual_stack_firewall,
+);
+
+/// Bound of every wait for something that takes a few seconds on an idle machine.
+const LONG: Duration = Duration::from_secs(60);
 
 const STANDIN: &str = env!("CARGO_BIN_EXE_testbed-standin");
 const REQ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,19 +66,38 @@ fn node_list(tb: &Testbed, n: usize) -> Vec<(String, std::net::Ipv4Addr)> {
         .collect()
 }
 
+/// The scenario's name in messages and skips: `a (HAProxy 3.0)`.
+fn label(test: &str, v: HaproxyVersion) -> String {
+    format!("{test} (HAProxy {})", v.label())
+}
+
+/// Takes the lock and builds the topology with HAProxy `v`; None (after a visible skip) if
+/// the testbed cannot run here.
+fn testbed(
+    test: &str,
+    v: HaproxyVersion,
+    namespaces_for_nodes: usize,
+) -> Option<(Testbed, std::sync::MutexGuard<'static, ()>)> {
+    let lock = testbed::serial();
+    if testbed::skip_unless_ready_with(&label(test, v), v, false) {
+        return None;
+    }
+    let tb =
+        Testbed::with_haproxy(namespaces_for_nodes, &[STANDIN.to_string()], v).expect("testbed");
+    Some((tb, lock))
+}
+
 /// Builds the topology, starts 3 nodes, generates our config from `tweak`ed JSON, starts
-/// HAProxy and loads the generated firewall. None (after a loud skip) if not possible here.
+/// HAProxy `v` and loads the generated firewall. None (after a visible skip) if not possible
+/// here.
 fn setup(
     test: &str,
+    v: HaproxyVersion,
     namespaces_for_nodes: usize,
     node_opts: NodeOpts,
     tweak: impl FnOnce(&mut Value),
 ) -> Option<Bed> {
-    let lock = testbed::serial();
-    if testbed::skip_unless_ready(test, false) {
-        return None;
-    }
-    let mut tb = Testbed::new(namespaces_for_nodes, &[STANDIN.to_string()]).expect("testbed");
+    let (mut tb, lock) = testbed(test, v, namespaces_for_nodes)?;
     for i in 1..=3 {
         tb.start_node(i, &node_opts).expect("start node");
     }
@@ -55,8 +113,7 @@ fn setup(
     tb.load_firewall(&out.firewall_nft).expect("load firewall");
     for i in 1..=3 {
         assert!(
-            tb.wait_state(&format!("n{i}"), "UP", Duration::from_secs(20))
-                .is_some(),
+            tb.wait_state(&format!("n{i}"), "UP", LONG).is_some(),
             "n{i} never UP: {:?}",
             tb.server_states()
         );
@@ -88,18 +145,37 @@ fn hold_watch(tb: &Testbed, pick: Option<&str>, read_timeout: Duration) -> Watch
 }
 
 fn wait_watch_opened(w: &WatchHolder) -> String {
-    let (node, _) = testbed::wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
-        w.first_node()
-    })
-    .expect("watch never opened");
+    let (node, _) = testbed::wait_for(LONG, Duration::from_millis(50), || w.first_node())
+        .expect("watch never opened");
     node
 }
 
+/// Waits until the load has `n` successful requests started at or after `since`.
+fn wait_answered(l: &Load, since: Duration, n: usize) {
+    assert!(
+        l.wait_ok(since, LONG, |m| m.values().sum::<usize>() >= n),
+        "fewer than {n} successful requests since {since:?}: {:?}",
+        l.ok_since(since)
+    );
+}
+
+/// HAProxy's count of failed health checks of server `name` (`chkfail`: counted while the
+/// server is up, so it stops at the check that marks it DOWN).
+fn failed_checks(tb: &Testbed, name: &str) -> u64 {
+    let rows = testbed::stats::show_stat(&tb.admin_socket()).expect("show stat");
+    testbed::stats::servers(&rows)
+        .get(name)
+        .and_then(|r| r.get("chkfail")?.parse().ok())
+        .unwrap_or_else(|| panic!("no chkfail for {name}"))
+}
+
+/// The generated config's `fall` (failed checks before DOWN).
+const FALL: u64 = 3;
+
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn a_requests_reach_all_nodes_and_kubectl_works() {
-    let Some(bed) = setup("a", 3, NodeOpts::default(), |_| {}) else {
+fn a_requests_reach_all_nodes_and_kubectl_works(v: HaproxyVersion) {
+    let Some(bed) = setup("a", v, 3, NodeOpts::default(), |_| {}) else {
         return;
     };
     let tb = &bed.tb;
@@ -126,7 +202,7 @@ fn a_requests_reach_all_nodes_and_kubectl_works() {
     }
 
     if testbed::which("kubectl").is_none() {
-        testbed::loud("SKIPPED: scenario a's kubectl part because kubectl is not installed");
+        testbed::skip_missing_tool(&label("a, kubectl part", v), "kubectl");
         return;
     }
     let kubeconfig = tb.dir.join("empty-kubeconfig");
@@ -135,7 +211,7 @@ fn a_requests_reach_all_nodes_and_kubectl_works() {
     let out = tb
         .exec(
             Host::Client,
-            Duration::from_secs(30),
+            LONG,
             &[
                 "kubectl",
                 "--kubeconfig",
@@ -167,25 +243,34 @@ fn a_requests_reach_all_nodes_and_kubectl_works() {
     );
 }
 
-#[test]
-fn b_sigkill_node_under_load() {
-    let Some(mut bed) = setup("b", 3, NodeOpts::default(), |_| {}) else {
+fn b_sigkill_node_under_load(v: HaproxyVersion) {
+    let Some(mut bed) = setup("b", v, 3, NodeOpts::default(), |_| {}) else {
         return;
     };
     let tb = &mut bed.tb;
     let l = load(tb, 20);
-    std::thread::sleep(Duration::from_secs(2));
+    // Warm: every node has answered (an event, not a fixed sleep).
+    assert!(
+        l.wait_ok(Duration::ZERO, LONG, |m| m.len() == 3),
+        "not every node answered: {:?}",
+        l.ok_since(Duration::ZERO)
+    );
+    let fails_before = failed_checks(tb, "n2");
+    let t_before_kill = l.now();
     tb.signal_node(2, libc::SIGKILL).unwrap();
     let kill_instant = Instant::now();
     let t_kill = l.now();
     let down = tb
-        .wait_state("n2", "DOWN", Duration::from_secs(30))
+        .wait_state("n2", "DOWN", LONG)
         .expect("n2 never marked DOWN");
     let to_down = kill_instant.elapsed().min(down);
-    std::thread::sleep(Duration::from_secs(3));
+    let t_down = l.now();
+    let checks_to_down = failed_checks(tb, "n2") - fails_before;
+    // Traffic goes on on the other two nodes after DOWN.
+    wait_answered(&l, t_down, 50);
     let rep = l.stop().unwrap();
     eprintln!(
-        "b: SIGKILL n2 at {:.2}s, DOWN after {:.2}s; {}",
+        "b: SIGKILL n2 at {:.2}s, DOWN after {:.2}s and {checks_to_down} failed checks; {}",
         secs(t_kill),
         secs(to_down),
         rep.summary()
@@ -196,26 +281,30 @@ fn b_sigkill_node_under_load() {
         "requests started after the kill failed: {}",
         rep.summary()
     );
+    // The only requests that may fail are those in flight at the kill (however many a
+    // loaded machine had in flight).
+    for f in rep.failures() {
+        assert!(
+            f.end >= t_before_kill,
+            "a request failed before the kill: {f:?}; {}",
+            rep.summary()
+        );
+    }
+    // DOWN after `fall` failed checks, not later (= within fall x inter, counted by HAProxy
+    // itself rather than by a clock).
     assert!(
-        rep.failures().len() <= 2,
-        "more failures than requests in flight at the kill: {}",
-        rep.summary()
+        (1..=FALL).contains(&checks_to_down),
+        "DOWN after {checks_to_down} failed checks, fall is {FALL}"
     );
-    // Budget: fall (3) x inter (2s) + one check timeout + 1s slack for polling.
-    assert!(
-        to_down <= Duration::from_secs(3 * 2 + 2 + 1),
-        "DOWN took {to_down:?}"
-    );
-    assert!(rep.total() > 200);
+    assert_eq!(rep.per_node().len(), 3, "{}", rep.summary());
 }
 
-#[test]
-fn c_blackholed_node_bounded_failures_and_watch_reopens() {
+fn c_blackholed_node_bounded_failures_and_watch_reopens(v: HaproxyVersion) {
     let opts = NodeOpts {
         watch_interval: Duration::from_millis(500),
         ..NodeOpts::default()
     };
-    let Some(bed) = setup("c", 3, opts, |_| {}) else {
+    let Some(bed) = setup("c", v, 3, opts, |_| {}) else {
         return;
     };
     let tb = &bed.tb;
@@ -227,42 +316,56 @@ fn c_blackholed_node_bounded_failures_and_watch_reopens() {
     assert_eq!(wait_watch_opened(&w1), "n1");
     assert_eq!(wait_watch_opened(&w3), "n3");
     let l = load(tb, 20);
-    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        l.wait_ok(Duration::ZERO, LONG, |m| m.len() == 3),
+        "not every node answered: {:?}",
+        l.ok_since(Duration::ZERO)
+    );
+    let fails_before = failed_checks(tb, "n2");
     let t0 = l.now();
     let w_t0 = w.started.elapsed();
     tb.blackhole_node(2).unwrap();
     let start = Instant::now();
     let down = tb
-        .wait_state("n2", "DOWN", Duration::from_secs(40))
+        .wait_state("n2", "DOWN", Duration::from_secs(120))
         .expect("n2 never marked DOWN");
     let to_down = start.elapsed().min(down);
     let t_down = l.now();
-    std::thread::sleep(Duration::from_secs(4));
+    let checks_to_down = failed_checks(tb, "n2") - fails_before;
+    // Events, not a sleep: the held watch through n2 is closed and re-opened elsewhere, and
+    // requests keep being answered after DOWN.
+    let reopened_elsewhere = |log: &[WatchLog]| {
+        let closed = log
+            .iter()
+            .position(|l| matches!(l, WatchLog::Closed { node, .. } if node == "n2"))?;
+        log[closed..]
+            .iter()
+            .any(|l| matches!(l, WatchLog::Line { node, .. } if node != "n2"))
+            .then_some(())
+    };
+    let _ = testbed::wait_for(LONG, Duration::from_millis(100), || {
+        reopened_elsewhere(&w.log())
+    });
+    wait_answered(&l, t_down + Duration::from_millis(500), 50);
     let rep = l.stop().unwrap();
     let log = w.stop().unwrap();
     w1.stop().unwrap();
     w3.stop().unwrap();
     eprintln!(
-        "c: black-holed n2 at {:.2}s, DOWN after {:.2}s; {}",
+        "c: black-holed n2 at {:.2}s, DOWN after {:.2}s and {checks_to_down} failed checks; {}",
         secs(t0),
         secs(to_down),
         rep.summary()
     );
-    // Detection budget: fall x (inter + connect-part of check <= inter) + inter, + slack.
+    // Detection: DOWN after `fall` failed (timed-out) checks, counted by HAProxy.
     assert!(
-        to_down <= Duration::from_secs(3 * (2 + 2) + 2 + 2),
-        "DOWN took {to_down:?}"
+        (1..=FALL).contains(&checks_to_down),
+        "DOWN after {checks_to_down} failed checks, fall is {FALL}"
     );
-    // Failures are bounded to the detection window (+ request timeout): nothing that
-    // started half a second after DOWN fails.
+    // Failures are bounded to the detection window: only requests that started before
+    // DOWN was seen (+ half a second) fail, each within its own request timeout.
     let late = rep.failures_started_after(t_down + Duration::from_millis(500));
     assert!(late.is_empty(), "failures after DOWN: {}", rep.summary());
-    if let Some(win) = rep.failure_window() {
-        assert!(
-            win <= to_down + REQ_TIMEOUT + Duration::from_secs(1),
-            "failure window {win:?} beyond detection + request timeout"
-        );
-    }
     // The watch held through n2 was closed (on-marked-down shutdown-sessions) and re-opened
     // on another node, which streams again.
     eprintln!("c: watch log: {:?}", summarize_watch(&log));
@@ -272,10 +375,14 @@ fn c_blackholed_node_bounded_failures_and_watch_reopens() {
     });
     let closed = closed.expect("watch through n2 never closed");
     assert!(closed >= w_t0, "watch closed before the black hole");
-    let w_down = w_t0 + to_down;
+    // Closed by HAProxy at DOWN (shutdown-sessions), not by the holder's own read timeout
+    // (60 s without an event; events come every 500 ms).
     assert!(
-        closed <= w_down + Duration::from_secs(2),
-        "watch closed at {closed:?}, DOWN at {w_down:?}"
+        log.iter()
+            .any(|l| matches!(l, WatchLog::Closed { node, why, .. }
+            if node == "n2" && !why.starts_with("no event for"))),
+        "the watch through n2 was not cut by HAProxy: {:?}",
+        summarize_watch(&log)
     );
     let reopened = log
         .iter()
@@ -315,39 +422,36 @@ fn summarize_watch(log: &[WatchLog]) -> Vec<String> {
 /// Not one request may fail: the check's `error-status L7OKC` drains a node that answers
 /// "not ready" instead of marking it DOWN, so `on-marked-down shutdown-sessions` never cuts
 /// a request that a draining node would still have answered.
-#[test]
-fn d_rolling_graceful_restart() {
+fn d_rolling_graceful_restart(v: HaproxyVersion) {
     // kube-apiserver's --shutdown-delay-duration must exceed the LB's detection time.
     let opts = NodeOpts {
         shutdown_delay: Duration::from_secs(5),
         ..NodeOpts::default()
     };
-    let Some(mut bed) = setup("d", 3, opts.clone(), |j| {
+    let Some(mut bed) = setup("d", v, 3, opts.clone(), |j| {
         j["healthCheck"] = serde_json::json!({ "interval": "1s" });
     }) else {
         return;
     };
     let tb = &mut bed.tb;
     let l = load(tb, 20);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_answered(&l, Duration::ZERO, 20);
     let mut timings = Vec::new();
     for i in 1..=3 {
         let name = format!("n{i}");
         let t = Instant::now();
         tb.signal_node(i, libc::SIGTERM).unwrap();
         let drained = tb
-            .wait_state(&name, "NOLB", Duration::from_secs(20))
+            .wait_state(&name, "NOLB", LONG)
             .expect("never drained (NOLB) after SIGTERM");
-        let st = tb.wait_node_exit(i, Duration::from_secs(30)).unwrap();
+        let st = tb.wait_node_exit(i, LONG).unwrap();
         assert!(st.success(), "{name} exited with {st:?}");
         let exited = t.elapsed();
         let down = tb
-            .wait_state(&name, "DOWN", Duration::from_secs(20))
+            .wait_state(&name, "DOWN", LONG)
             .expect("never DOWN after exit");
         tb.start_node(i, &opts).unwrap();
-        let up = tb
-            .wait_state(&name, "UP", Duration::from_secs(20))
-            .expect("never UP again");
+        let up = tb.wait_state(&name, "UP", LONG).expect("never UP again");
         timings.push(format!(
             "{name}: NOLB {:.2}s after SIGTERM, exit {:.2}s, DOWN {:.2}s later, UP {:.2}s after restart",
             secs(drained),
@@ -356,7 +460,13 @@ fn d_rolling_graceful_restart() {
             secs(up)
         ));
     }
-    std::thread::sleep(Duration::from_secs(1));
+    // The restarted n3 is answering again before the load stops.
+    let t_last_up = l.now();
+    assert!(
+        l.wait_ok(t_last_up, LONG, |m| m.contains_key("n3")),
+        "n3 answered nothing after its restart: {:?}",
+        l.ok_since(t_last_up)
+    );
     let rep = l.stop().unwrap();
     eprintln!("d: {timings:?}; {}", rep.summary());
     assert_eq!(rep.per_node().len(), 3);
@@ -367,22 +477,21 @@ fn d_rolling_graceful_restart() {
     );
 }
 
-#[test]
-fn e_idle_watch_outlives_client_timeout() {
+fn e_idle_watch_outlives_client_timeout(v: HaproxyVersion) {
     let opts = NodeOpts {
         watch_interval: Duration::from_secs(7),
         ..NodeOpts::default()
     };
-    let Some(bed) = setup("e", 3, opts, |j| {
+    let Some(bed) = setup("e", v, 3, opts, |j| {
         j["timeouts"] = serde_json::json!({ "client": "3s", "server": "3s", "tunnel": "1h" });
     }) else {
         return;
     };
     let tb = &bed.tb;
-    let w = hold_watch(tb, None, Duration::from_secs(20));
+    let w = hold_watch(tb, None, Duration::from_secs(30));
     wait_watch_opened(&w);
     // Events at 0s, 7s, 14s: gaps of more than twice timeout client/server.
-    let got3 = testbed::wait_for(Duration::from_secs(25), Duration::from_millis(200), || {
+    let got3 = testbed::wait_for(Duration::from_secs(90), Duration::from_millis(200), || {
         let lines = w
             .log()
             .iter()
@@ -405,29 +514,45 @@ fn e_idle_watch_outlives_client_timeout() {
     input["timeouts"]["tunnel"] = serde_json::json!("2s");
     let out = generate(&input).unwrap();
     bed.tb.reload_haproxy(&out.haproxy_cfg).unwrap();
-    let w = hold_watch(&bed.tb, None, Duration::from_secs(20));
+    let w = hold_watch(&bed.tb, None, Duration::from_secs(30));
     wait_watch_opened(&w);
-    let cut = testbed::wait_for(Duration::from_secs(12), Duration::from_millis(100), || {
-        w.log().iter().find_map(|l| match l {
-            WatchLog::Closed { at, .. } => Some(*at),
-            _ => None,
-        })
+    let cut = testbed::wait_for(LONG, Duration::from_millis(100), || {
+        w.log()
+            .iter()
+            .any(|l| matches!(l, WatchLog::Closed { .. }))
+            .then_some(())
     });
     let log = w.stop().unwrap();
     eprintln!("e: control with tunnel 2s: {:?}", summarize_watch(&log));
-    let (at, _) = cut.expect("with timeout tunnel 2s the idle watch should have been cut");
-    assert!(at < Duration::from_secs(7), "cut only after {at:?}");
+    assert!(
+        cut.is_some(),
+        "with timeout tunnel 2s the idle watch should have been cut"
+    );
+    // Cut inside the first 7 s gap: the first watch was closed before it got its second
+    // event (an order of events, whatever the machine's speed).
+    let first_close = log
+        .iter()
+        .position(|l| matches!(l, WatchLog::Closed { .. }))
+        .unwrap();
+    let lines_before = log[..first_close]
+        .iter()
+        .filter(|l| matches!(l, WatchLog::Line { .. }))
+        .count();
+    assert!(
+        lines_before <= 1,
+        "cut only after {lines_before} events: {:?}",
+        summarize_watch(&log)
+    );
 }
 
-#[test]
-fn f_reload_adds_node_under_load() {
-    let Some(mut bed) = setup("f", 4, NodeOpts::default(), |_| {}) else {
+fn f_reload_adds_node_under_load(v: HaproxyVersion) {
+    let Some(mut bed) = setup("f", v, 4, NodeOpts::default(), |_| {}) else {
         return;
     };
-    let w = hold_watch(&bed.tb, None, Duration::from_secs(10));
+    let w = hold_watch(&bed.tb, None, Duration::from_secs(30));
     wait_watch_opened(&w);
     let l = load(&bed.tb, 20);
-    std::thread::sleep(Duration::from_secs(2));
+    wait_answered(&l, Duration::ZERO, 20);
     bed.tb.start_node(4, &NodeOpts::default()).unwrap();
     let mut input = bed.input.clone();
     input["controlPlaneNodes"] = serde_json::json!(node_list(&bed.tb, 4)
@@ -437,12 +562,29 @@ fn f_reload_adds_node_under_load() {
     let out = generate(&input).unwrap();
     let t_reload = l.now();
     let w_reload = w.started.elapsed();
+    let master = bed.tb.haproxy_master_pid();
     bed.tb.reload_haproxy(&out.haproxy_cfg).unwrap();
     let up = bed
         .tb
-        .wait_state("n4", "UP", Duration::from_secs(20))
+        .wait_state("n4", "UP", LONG)
         .expect("n4 never UP after reload");
-    std::thread::sleep(Duration::from_secs(3));
+    // Events instead of a sleep: n4 answers requests, and the watch streams on after the
+    // reload.
+    assert!(
+        l.wait_ok(t_reload, LONG, |m| m.contains_key("n4")),
+        "n4 answered nothing: {:?}",
+        l.ok_since(t_reload)
+    );
+    let lines_after = |log: &[WatchLog]| {
+        log.iter()
+            .filter(
+                |l| matches!(l, WatchLog::Line { at, .. } if *at > w_reload + Duration::from_secs(1)),
+            )
+            .count()
+    };
+    let _ = testbed::wait_for(LONG, Duration::from_millis(100), || {
+        (lines_after(&w.log()) >= 2).then_some(())
+    });
     let rep = l.stop().unwrap();
     let log = w.stop().unwrap();
     eprintln!(
@@ -465,62 +607,109 @@ fn f_reload_adds_node_under_load() {
         !log.iter().any(|l| matches!(l, WatchLog::Closed { .. })),
         "the watch did not survive the reload"
     );
-    let after = log
-        .iter()
-        .filter(
-            |l| matches!(l, WatchLog::Line { at, .. } if *at > w_reload + Duration::from_secs(1)),
-        )
-        .count();
-    assert!(after >= 2, "watch stopped streaming after the reload");
+    assert!(
+        lines_after(&log) >= 2,
+        "watch stopped streaming after the reload"
+    );
+    // A reload, not a restart: the master re-executed itself (with 3.0 natively in its tree).
+    assert_eq!(bed.tb.haproxy_master_pid(), master);
+    let master = master.unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{master}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+    assert!(
+        matches!(state, Some(s) if s != "Z"),
+        "haproxy master {master} is gone after the reload: {stat}"
+    );
 }
 
-fn curl(tb: &Testbed, from: Host, url: &str) -> (bool, String) {
-    let out = tb
-        .exec(
-            from,
-            Duration::from_secs(10),
-            &[
-                "curl",
-                "-sS",
-                "--max-time",
-                "2",
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                url,
-            ],
-        )
-        .unwrap();
+/// `curl` from a namespace (generous time limit: only used where an answer is expected, or
+/// where the answer is HAProxy's, not a firewall's silence). `extra` goes before the URL.
+fn curl_with(tb: &Testbed, from: Host, extra: &[&str], url: &str) -> (bool, String) {
+    let mut args = vec![
+        "curl",
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+    ];
+    args.extend_from_slice(extra);
+    args.push(url);
+    let out = tb.exec(from, LONG, &args).unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
-fn tcp_reaches(tb: &Testbed, from: Host, ip: &str, port: u16) -> bool {
-    let out = tb
-        .exec(
-            from,
-            Duration::from_secs(3),
-            &["bash", "-c", &format!("exec 3<>/dev/tcp/{ip}/{port}")],
-        )
-        .unwrap();
-    // bash's /dev/tcp has no timeout of its own: the 3s limit kills it (drop = hang).
-    out.status.success()
+fn curl(tb: &Testbed, from: Host, url: &str) -> (bool, String) {
+    curl_with(tb, from, &[], url)
 }
 
-#[test]
-fn g_firewall() {
+/// How long a probe waits for an answer before calling it `NoAnswer`: a dropped SYN is never
+/// answered, and anything that answers does so in milliseconds, so a loaded machine can only
+/// turn a would-be `NoAnswer` into a later one; the controls without the firewall show the
+/// same probes answered.
+const SILENCE: Duration = Duration::from_secs(3);
+
+fn tcp(tb: &Testbed, from: Host, ip: impl Into<std::net::IpAddr>, port: u16) -> Reach {
+    probe::tcp(
+        &tb.ns(from),
+        std::net::SocketAddr::new(ip.into(), port),
+        SILENCE,
+    )
+}
+
+/// Waits (bounded) until a TCP connect gets an answer `want` accepts; the last answer.
+fn wait_tcp_for(
+    tb: &Testbed,
+    from: Host,
+    ip: impl Into<std::net::IpAddr>,
+    port: u16,
+    want: impl Fn(&Reach) -> bool,
+) -> Reach {
+    let ip = ip.into();
+    let mut last = Reach::NoAnswer;
+    let _ = testbed::wait_for(LONG, Duration::from_millis(100), || {
+        last = probe::tcp(
+            &tb.ns(from),
+            std::net::SocketAddr::new(ip, port),
+            Duration::from_secs(20),
+        );
+        want(&last).then_some(())
+    });
+    last
+}
+
+/// [`wait_tcp_for`] exactly `want`.
+fn wait_tcp(
+    tb: &Testbed,
+    from: Host,
+    ip: impl Into<std::net::IpAddr>,
+    port: u16,
+    want: &Reach,
+) -> Reach {
+    wait_tcp_for(tb, from, ip, port, |r| r == want)
+}
+
+/// Answered by a listening HAProxy (its ACL may reset the connection at once).
+fn answered_by_listener(r: &Reach) -> bool {
+    matches!(r, Reach::Connected | Reach::Reset)
+}
+
+fn g_firewall(v: HaproxyVersion) {
     if testbed::which("curl").is_none() {
-        testbed::loud("SKIPPED: scenario g because curl is not installed");
+        testbed::skip_missing_tool(&label("testbed scenario g", v), "curl");
         return;
     }
-    let Some(mut bed) = setup("g", 3, NodeOpts::default(), |_| {}) else {
+    let Some(mut bed) = setup("g", v, 3, NodeOpts::default(), |_| {}) else {
         return;
     };
     let tb = &mut bed.tb;
-    let rip = tb.addrs.router().to_string();
+    let router = tb.addrs.router();
+    let rip = router.to_string();
     // A listener on the router on a port that is in no rule.
     let extra = format!("{rip}:9999");
     let bin = STANDIN.to_string();
@@ -530,10 +719,11 @@ fn g_firewall() {
         "stray.log",
     )
     .unwrap();
-    testbed::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
-        tcp_reaches(tb, Host::Router, &rip, 9999).then_some(())
-    })
-    .expect("stray listener up (seen from the router itself)");
+    assert_eq!(
+        wait_tcp(tb, Host::Router, router, 9999, &Reach::Connected),
+        Reach::Connected,
+        "stray listener up (seen from the router itself)"
+    );
 
     let stats = format!("http://{rip}:8404/stats");
     let metrics = format!("http://{rip}:8404/metrics");
@@ -556,36 +746,33 @@ fn g_firewall() {
         "client /metrics: {}",
         &body[..body.len().min(300)]
     );
-    assert!(
-        !tcp_reaches(tb, Host::Client, &rip, 9999),
+    assert_eq!(
+        tcp(tb, Host::Client, router, 9999),
+        Reach::NoAnswer,
         "client reached unlisted port 9999"
     );
 
-    // Outsider: nothing.
-    let (ok, body) = curl(tb, Host::Outsider, &stats);
-    assert!(!ok, "outsider read /stats: {body}");
-    let (ok, _) = curl(tb, Host::Outsider, &metrics);
-    assert!(!ok, "outsider read /metrics");
-    assert!(
-        !tcp_reaches(tb, Host::Outsider, &rip, 9999),
-        "outsider reached port 9999"
-    );
-    assert!(
-        !tcp_reaches(tb, Host::Outsider, &rip, 6443),
-        "outsider reached 6443 (allowedSources = LAN)"
-    );
-    assert!(
-        !tcp_reaches(tb, Host::Outsider, &rip, 22),
-        "outsider reached port 22"
-    );
+    // Outsider: nothing, not even a refusal (the firewall drops, HAProxy never sees it).
+    for port in [8404, 9999, 6443, 22] {
+        assert_eq!(
+            tcp(tb, Host::Outsider, router, port),
+            Reach::NoAnswer,
+            "outsider got an answer on {port} (allowedSources = LAN)"
+        );
+    }
 
     // Control: without the firewall the outsider does get through (so the firewall was what
     // blocked it), and HAProxy's own ACLs still refuse it (defence in depth).
-    tb.exec_ok(Host::Router, &["nft", "delete", "table", "inet", "hk-fw"])
-        .unwrap();
-    assert!(
-        tcp_reaches(tb, Host::Outsider, &rip, 9999),
+    tb.unload_firewall().unwrap();
+    assert_eq!(
+        wait_tcp(tb, Host::Outsider, router, 9999, &Reach::Connected),
+        Reach::Connected,
         "routing to the router is broken"
+    );
+    assert_eq!(
+        tcp(tb, Host::Outsider, router, 22),
+        Reach::Refused,
+        "without the firewall, port 22 (nothing listens) is refused"
     );
     let (_, body) = curl(tb, Host::Outsider, &stats);
     assert!(
@@ -598,13 +785,12 @@ fn g_firewall() {
     );
 }
 
-#[test]
-fn h_stats_and_metrics_match_reality() {
+fn h_stats_and_metrics_match_reality(v: HaproxyVersion) {
     if testbed::which("curl").is_none() {
-        testbed::loud("SKIPPED: scenario h because curl is not installed");
+        testbed::skip_missing_tool(&label("testbed scenario h", v), "curl");
         return;
     }
-    let Some(mut bed) = setup("h", 3, NodeOpts::default(), |_| {}) else {
+    let Some(mut bed) = setup("h", v, 3, NodeOpts::default(), |_| {}) else {
         return;
     };
     let tb = &mut bed.tb;
@@ -637,19 +823,15 @@ fn h_stats_and_metrics_match_reality() {
     check(tb, &[("n1", "UP"), ("n2", "UP"), ("n3", "UP")]);
     tb.signal_node(2, libc::SIGKILL).unwrap();
     tb.signal_node(3, libc::SIGUSR1).unwrap(); // /readyz fails, process keeps running
-    tb.wait_state("n2", "DOWN", Duration::from_secs(20))
-        .expect("n2 DOWN");
+    tb.wait_state("n2", "DOWN", LONG).expect("n2 DOWN");
     // Answering but not ready: drained (no new connections), not DOWN.
-    tb.wait_state("n3", "NOLB", Duration::from_secs(20))
-        .expect("n3 NOLB");
+    tb.wait_state("n3", "NOLB", LONG).expect("n3 NOLB");
     check(tb, &[("n1", "UP"), ("n2", "DOWN"), ("n3", "NOLB")]);
     tb.signal_node(3, libc::SIGUSR2).unwrap();
-    tb.wait_node_exit(2, Duration::from_secs(5)).unwrap();
+    tb.wait_node_exit(2, LONG).unwrap();
     tb.start_node(2, &NodeOpts::default()).unwrap();
-    tb.wait_state("n2", "UP", Duration::from_secs(20))
-        .expect("n2 UP");
-    tb.wait_state("n3", "UP", Duration::from_secs(20))
-        .expect("n3 UP");
+    tb.wait_state("n2", "UP", LONG).expect("n2 UP");
+    tb.wait_state("n3", "UP", LONG).expect("n3 UP");
     check(tb, &[("n1", "UP"), ("n2", "UP"), ("n3", "UP")]);
 }
 
@@ -695,14 +877,11 @@ fn version_node(tb: &Testbed, timeout: Duration) -> Result<String, String> {
 /// namespace; it first has no record (NXDOMAIN), then points at node1, then at node2.
 /// HAProxy 2.6 re-queries every `timeout resolve` (= `timeouts.check`, 5 s by default), so the
 /// switch takes about 5 s here; `hold valid 1s` does not make it faster.
-#[test]
-fn i_hostname_node_follows_dns_change() {
+fn i_hostname_node_follows_dns_change(v: HaproxyVersion) {
     const HOST: &str = "api-1.k8s.test";
-    let _lock = testbed::serial();
-    if testbed::skip_unless_ready("i", false) {
+    let Some((mut tb, _lock)) = testbed("i", v, 2) else {
         return;
-    }
-    let mut tb = Testbed::new(2, &[STANDIN.to_string()]).expect("testbed");
+    };
     for i in 1..=2 {
         tb.start_node(i, &NodeOpts::default()).expect("start node");
     }
@@ -730,8 +909,11 @@ fn i_hostname_node_follows_dns_change() {
     let master = tb.haproxy_master_pid();
     let worker = testbed::stats::info_field(&tb.admin_socket(), "Pid");
 
-    // No record yet: `init-addr none` starts the server without an address.
-    std::thread::sleep(Duration::from_secs(2));
+    // No record yet: `init-addr none` starts the server without an address. Wait for
+    // HAProxy's first question to the DNS server (the event), then look.
+    let asked = testbed::wait_for(LONG, Duration::from_millis(50), || {
+        (dns.queries() > 0).then_some(())
+    });
     let unresolved = tb.server_states().unwrap_or_default();
     let unresolved_addr = server_addrs(&tb);
     let queries_before = dns.queries();
@@ -739,7 +921,7 @@ fn i_hostname_node_follows_dns_change() {
         "i: NXDOMAIN for {HOST}: state {unresolved:?}, addr {unresolved_addr:?}, {queries_before} DNS queries so far"
     );
     assert!(
-        queries_before > 0,
+        asked.is_some() && queries_before > 0,
         "haproxy never asked the test DNS server"
     );
     assert!(
@@ -751,7 +933,7 @@ fn i_hostname_node_follows_dns_change() {
     let t = Instant::now();
     dns.set(HOST, tb.addrs.node(1));
     let up = tb
-        .wait_state("nhost", "UP", Duration::from_secs(20))
+        .wait_state("nhost", "UP", LONG)
         .unwrap_or_else(|| panic!("nhost never UP: {:?}", tb.server_states()));
     let up_after = t.elapsed().min(up);
     assert_eq!(
@@ -768,7 +950,8 @@ fn i_hostname_node_follows_dns_change() {
     let mut errors = Vec::new();
     let mut addr_after = None;
     let mut first_n2 = None;
-    let deadline = Duration::from_secs(15);
+    // Measured ≈ 1 s; the bound only keeps a broken run from hanging.
+    let deadline = LONG;
     while t.elapsed() < deadline && (addr_after.is_none() || first_n2.is_none()) {
         if addr_after.is_none()
             && server_addrs(&tb).get("nhost") == Some(&tb.addrs.node(2).to_string())
@@ -793,10 +976,9 @@ fn i_hostname_node_follows_dns_change() {
         addr_after.map(secs),
         first_n2.map(secs),
     );
-    let addr_after = addr_after.expect("server address never changed to node2's");
-    let first_n2 = first_n2.expect("no request answered by n2 after the DNS change");
-    assert!(addr_after <= deadline && first_n2 <= deadline);
-    tb.wait_state("nhost", "UP", Duration::from_secs(10))
+    addr_after.expect("server address never changed to node2's");
+    first_n2.expect("no request answered by n2 after the DNS change");
+    tb.wait_state("nhost", "UP", LONG)
         .unwrap_or_else(|| panic!("nhost not UP after the switch: {:?}", tb.server_states()));
     // After the switch: every request succeeds and is answered by node2.
     for _ in 0..20 {
@@ -823,4 +1005,232 @@ fn i_hostname_node_follows_dns_change() {
         "i: {} DNS queries in total; haproxy log: {events:#?}",
         dns.queries()
     );
+}
+
+/// `GET /version` from `from` to `addr` (TLS checked against `server_name`): the answering
+/// node, or the error.
+fn version_from(
+    tb: &Testbed,
+    from: Host,
+    addr: std::net::SocketAddr,
+    server_name: &str,
+) -> Result<String, String> {
+    let c = tb.client_for(server_name);
+    testbed::in_netns(&tb.ns(from), move || async move {
+        c.get(addr, "/version", Proto::H2, REQ_TIMEOUT).await
+    })
+    .map_err(|e| format!("{e:#}"))
+    .and_then(|r| match r.status {
+        200 => Ok(r.node.unwrap_or_default()),
+        s => Err(format!("status {s}")),
+    })
+}
+
+/// Issue 8: dual stack with real nftables and real clients. Three clusters on the router:
+/// `pub` on `*:6443` (IPv4 only, open to anyone), `priv` on the router's IPv6 address, also
+/// port 6443, open only to the client's IPv6 address, and `dual` on `:::7443` (IPv4 and
+/// IPv6) open to the LAN's two prefixes; the stats listener is the default `*:8404` (IPv4
+/// only). Every allowed source reaches its cluster over its family (kubectl and curl -6 to
+/// `[addr]:port`); every disallowed one gets no answer at all (the firewall drops the SYN),
+/// where without the firewall the same connect is answered (HAProxy accepts and its ACL
+/// rejects, or nothing listens and the kernel refuses).
+fn j_dual_stack_firewall(v: HaproxyVersion) {
+    for tool in ["curl", "kubectl"] {
+        if testbed::which(tool).is_none() {
+            testbed::skip_missing_tool(&label("testbed scenario j", v), tool);
+            return;
+        }
+    }
+    let Some((mut tb, _lock)) = testbed("j", v, 3) else {
+        return;
+    };
+    let opts = NodeOpts {
+        dual_stack: true,
+        ..NodeOpts::default()
+    };
+    for i in 1..=3 {
+        tb.start_node(i, &opts).expect("start node");
+    }
+    let a = tb.addrs.clone();
+    let (r4, r6) = (a.router(), a.router6());
+    let node = |name: &str, ip: std::net::IpAddr| serde_json::json!({"name": name, "address": ip.to_string()});
+    let input = serde_json::json!({
+        "clusters": {
+            "pub": {
+                "bindAddress": "*",
+                "frontendPort": 6443,
+                "controlPlaneNodes": [node("n1", a.node(1).into())],
+            },
+            "priv": {
+                "bindAddress": r6.to_string(),
+                "frontendPort": 6443,
+                "controlPlaneNodes": [node("n2", a.node6(2).into())],
+                "allowedSources": [format!("{}/128", a.client6())],
+            },
+            "dual": {
+                "bindAddress": "::",
+                "frontendPort": 7443,
+                "controlPlaneNodes": [node("n3", a.node6(3).into())],
+                "allowedSources": [a.lan_cidr(), a.lan6_cidr()],
+            },
+        },
+        "statsPort": 8404,
+        "adminSocket": tb.admin_socket().to_string_lossy(),
+        "log": { "target": "stdout" },
+    });
+    let out = generate(&input).expect("generate");
+    eprintln!("j: firewall.nft:\n{}", out.firewall_nft);
+    tb.start_haproxy(&out.haproxy_cfg).expect("start haproxy");
+    tb.load_firewall(&out.firewall_nft).expect("load firewall");
+    for n in ["n1", "n2", "n3"] {
+        assert!(
+            tb.wait_state(n, "UP", LONG).is_some(),
+            "{n} never UP: {:?}",
+            tb.server_states()
+        );
+    }
+    let sa = |ip: std::net::IpAddr, port| std::net::SocketAddr::new(ip, port);
+
+    // Allowed sources reach their own cluster, over their own family.
+    let r4s = r4.to_string();
+    let r6s = r6.to_string();
+    assert_eq!(
+        version_from(&tb, Host::Client, sa(r4.into(), 6443), &r4s).as_deref(),
+        Ok("n1"),
+        "client over IPv4 to pub (*:6443)"
+    );
+    assert_eq!(
+        version_from(&tb, Host::Outsider, sa(r4.into(), 6443), &r4s).as_deref(),
+        Ok("n1"),
+        "outsider over IPv4 to pub (*:6443, open to anyone)"
+    );
+    assert_eq!(
+        version_from(&tb, Host::Client, sa(r6.into(), 6443), &r6s).as_deref(),
+        Ok("n2"),
+        "client over IPv6 to priv ([{r6}]:6443)"
+    );
+    assert_eq!(
+        version_from(&tb, Host::Client, sa(r4.into(), 7443), &r4s).as_deref(),
+        Ok("n3"),
+        "client over IPv4 to dual (:::7443)"
+    );
+    // Real clients: kubectl to [v6]:6443, curl -6 to [v6]:7443, curl to the stats page.
+    let kubeconfig = tb.dir.join("empty-kubeconfig");
+    std::fs::write(&kubeconfig, "").unwrap();
+    let ca = tb.ca_path.to_string_lossy().into_owned();
+    let server = format!("https://[{r6}]:6443");
+    let kubectl = tb
+        .exec(
+            Host::Client,
+            LONG,
+            &[
+                "kubectl",
+                "--kubeconfig",
+                &kubeconfig.to_string_lossy(),
+                "--server",
+                &server,
+                "--certificate-authority",
+                &ca,
+                "--token",
+                "testbed-dummy-token",
+                "get",
+                "--raw",
+                "/version",
+            ],
+        )
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&kubectl.stdout);
+    assert!(
+        kubectl.status.success(),
+        "kubectl --server {server}: {stdout}{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    let ver: Value = serde_json::from_str(&stdout).expect("kubectl printed JSON");
+    assert_eq!(ver["node"], "n2", "kubectl over IPv6 reached {ver}");
+    let (ok, body) = curl_with(
+        &tb,
+        Host::Client,
+        &["-6", "--cacert", &ca],
+        &format!("https://[{r6}]:7443/version"),
+    );
+    let (json, code) = body.rsplit_once('\n').unwrap_or((&body, ""));
+    assert!(ok && code == "200", "curl -6 to dual: {body}");
+    let ver: Value = serde_json::from_str(json).expect("curl printed JSON");
+    assert_eq!(ver["node"], "n3", "curl -6 to [{r6}]:7443 reached {ver}");
+    let (ok, body) = curl(&tb, Host::Client, &format!("http://{r4}:8404/stats"));
+    assert!(
+        ok && body.ends_with("200"),
+        "client /stats over IPv4: {body}"
+    );
+
+    // Disallowed: not even answered (dropped by nft, not refused by HAProxy's ACL).
+    let o6 = a.outsider6();
+    let blocked: Vec<(String, Host, std::net::IpAddr, u16)> = vec![
+        (
+            format!("outsider {o6} to priv [{r6}]:6443 (allowed: client only)"),
+            Host::Outsider,
+            r6.into(),
+            6443,
+        ),
+        (
+            format!("outsider {} to dual {r4}:7443 (allowed: LAN)", a.outsider()),
+            Host::Outsider,
+            r4.into(),
+            7443,
+        ),
+        (
+            format!("outsider {o6} to dual [{r6}]:7443 (allowed: LAN)"),
+            Host::Outsider,
+            r6.into(),
+            7443,
+        ),
+        (
+            format!("client to the IPv4-only stats listener over IPv6 [{r6}]:8404"),
+            Host::Client,
+            r6.into(),
+            8404,
+        ),
+        (
+            format!("outsider to the IPv4-only stats listener over IPv6 [{r6}]:8404"),
+            Host::Outsider,
+            r6.into(),
+            8404,
+        ),
+    ];
+    let got: Vec<(String, Reach)> = blocked
+        .iter()
+        .map(|(what, from, ip, port)| (what.clone(), tcp(&tb, *from, *ip, *port)))
+        .collect();
+    let wrong: Vec<&(String, Reach)> = got.iter().filter(|(_, r)| *r != Reach::NoAnswer).collect();
+    assert!(
+        wrong.is_empty(),
+        "answered although the firewall must drop it (want NoAnswer):\n{wrong:#?}\nfirewall.nft:\n{}",
+        out.firewall_nft
+    );
+
+    // Control: without the firewall the same connects are answered, so the silence above
+    // was the firewall's: HAProxy accepts and its ACL rejects, and nothing listens on IPv6
+    // 8404 (the kernel refuses).
+    tb.unload_firewall().unwrap();
+    let listening = [true, true, true, false, false];
+    for ((what, from, ip, port), listening) in blocked.iter().zip(listening) {
+        let got = if listening {
+            wait_tcp_for(&tb, *from, *ip, *port, answered_by_listener)
+        } else {
+            wait_tcp(&tb, *from, *ip, *port, &Reach::Refused)
+        };
+        let ok = if listening {
+            answered_by_listener(&got)
+        } else {
+            got == Reach::Refused
+        };
+        assert!(ok, "without the firewall: {what}: {got:?}");
+    }
+    // HAProxy's own ACL still refuses the outsider on priv (defence in depth): no TLS answer.
+    let acl = version_from(&tb, Host::Outsider, sa(r6.into(), 6443), &r6s);
+    assert!(
+        acl.is_err(),
+        "HAProxy's ACL let the outsider into priv: {acl:?}"
+    );
+    eprintln!("j: blocked by nft: {got:?}; HAProxy ACL alone: {acl:?}");
 }

@@ -23,8 +23,13 @@ fn main() -> Result<()> {
         // This binary doubles as the apiserver stand-in, so the bench needs no other build.
         return apiserver_standin::cli::main_from(args[1..].iter().cloned());
     }
-    if let Some(why) = testbed::preflight(false) {
-        bail!("cannot run the testbed benchmarks: {why}");
+    // HAPROXY_K8S_TESTBED_HAPROXY picks the HAProxy (2.6 default, or 3.0).
+    let version = testbed::HaproxyVersion::from_env()?;
+    if let Some(why) = testbed::preflight_with(version, false) {
+        bail!(
+            "cannot run the testbed benchmarks with HAProxy {}: {why}",
+            version.label()
+        );
     }
     let me = std::env::current_exe()?.to_string_lossy().into_owned();
     let standin = vec![me, "standin".to_string()];
