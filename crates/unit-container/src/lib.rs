@@ -55,12 +55,17 @@ pub fn preflight() -> Option<String> {
     None
 }
 
-/// Prints a loud skip message and returns true when the container tests cannot run.
+/// Records a visible skip (crates/test-skip: loud, in run-all's SKIPPED summary, a failure
+/// on CI, where install-deps.sh provides everything) and returns true when the container
+/// tests cannot run.
 pub fn skip_unless_ready(test: &str) -> bool {
     match preflight() {
         Some(why) => {
-            let bar = "*".repeat(72);
-            eprintln!("\n{bar}\nSKIPPED: unit container test `{test}` because {why}\n{bar}");
+            test_skip::skip(
+                &format!("unit container test `{test}`"),
+                &why,
+                test_skip::Cause::Fixable,
+            );
             true
         }
         None => false,
