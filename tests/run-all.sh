@@ -54,7 +54,14 @@ step "Nix evaluation tests"
 tests/nix-eval.sh
 
 step "leftovers"
-leftover="$(ip netns list 2>/dev/null | grep -E '^(hk|hkfw)' || true)"
+# Test namespaces are named hk<pid>x…, hkfw-<pid>-… and hku<pid>x… after the test process
+# that made them: every test process of this run has exited by now, so a namespace whose
+# process is gone was left behind (one whose process lives belongs to another run beside us).
+leftover=""
+while read -r name _; do
+  [[ "$name" =~ ^hk(fw-|u)?([0-9]+)[x-] ]] || continue
+  [[ -d "/proc/${BASH_REMATCH[2]}" ]] || leftover+="$name"$'\n'
+done < <(ip netns list 2>/dev/null)
 if [[ -n "$leftover" ]]; then
   echo "network namespaces left behind by a test:" >&2
   echo "$leftover" >&2
@@ -62,7 +69,11 @@ if [[ -n "$leftover" ]]; then
 fi
 # crates/unit-container's machines are named hku<pid>x<n>; nspawn keeps a directory per
 # running machine.
-leftover="$(compgen -G '/run/systemd/nspawn/propagate/hku*' || true)"
+leftover=""
+for dir in /run/systemd/nspawn/propagate/hku*; do
+  [[ "$dir" =~ /hku([0-9]+)x ]] || continue
+  [[ -d "/proc/${BASH_REMATCH[1]}" ]] || leftover+="$dir"$'\n'
+done
 if [[ -n "$leftover" ]]; then
   echo "systemd-nspawn containers left behind by a test:" >&2
   echo "$leftover" >&2
