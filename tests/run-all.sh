@@ -31,6 +31,9 @@ ls out/firewall.json out/firewall.nft out/firewall.iptables >/dev/null
 step "Nix evaluation tests"
 tests/nix-eval.sh
 
+step "the Nix build of nix/package.nix, emulated: exactly its src, offline, unprivileged, no network"
+tests/nix-build.sh
+
 step "leftovers"
 leftover="$(ip netns list 2>/dev/null | grep -E '^(hk|hkfw)' || true)"
 if [[ -n "$leftover" ]]; then
