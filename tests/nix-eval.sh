@@ -113,6 +113,17 @@ else
   echo "# SKIPPED: deadnix check: deadnix not installed (cargo install deadnix)"
 fi
 
+# flake.lock pins the branch flake.nix names, with a full rev and narHash (nix flake would
+# refuse or re-lock otherwise).
+lock_nixpkgs='.nodes[.nodes[.root].inputs.nixpkgs]'
+lock_ref="$(jq -r "$lock_nixpkgs.original.ref" flake.lock)"
+if grep -qF "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/$lock_ref\";" flake.nix &&
+  jq -e "$lock_nixpkgs.locked | (.rev | test(\"^[0-9a-f]{40}$\")) and (.narHash | test(\"^sha256-[A-Za-z0-9+/]{43}=$\")) and (.lastModified > 0)" flake.lock >/dev/null; then
+  pass "flake.lock pins flake.nix's nixpkgs branch $lock_ref at $(jq -r "$lock_nixpkgs.locked.rev" flake.lock)"
+else
+  fail "flake.lock ($lock_ref) does not match flake.nix's nixpkgs input, or lacks a rev/narHash"
+fi
+
 # ---- the rest needs nixpkgs' lib -----------------------------------------------------------
 # The checks above need only nix-instantiate; everything below evaluates the module.
 if ! nixpkgs_lib="$(nix-instantiate --find-file nixpkgs/lib 2>/dev/null)"; then
