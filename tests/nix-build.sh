@@ -23,9 +23,11 @@
 #      As root, everything below runs as `nobody` first (setpriv), so no root privilege
 #      reaches the build.
 #
-# Not emulated: the store paths themselves, cargo-auditable's wrapper, patchShebangs and
-# the install/fixup phases. The target directory is kept between runs under
-# /var/tmp/haproxy-k8s-nix-build.* to save compile time (`--fresh` removes it); the
+# Not emulated: the store paths themselves, cargo-auditable's wrapper, patchShebangs, the
+# install/fixup phases, and the chroot: the host's files outside PATH and /etc stay visible,
+# so a test that ran e.g. /usr/bin/env by absolute path would pass here and fail in Nix
+# (none does). The target directory is kept between runs under
+# /var/tmp/haproxy-k8s-nix-build to save compile time (`--fresh` removes it); the
 # sources and vendored crates are fresh copies every run, so cargo sees exactly `src`.
 #
 #   tests/nix-build.sh [--fresh] [--source DIR]
@@ -118,7 +120,9 @@ else
   as_user=()
 fi
 
-work="/var/tmp/haproxy-k8s-nix-build.$(printf '%s' "$source_dir" | sha256sum | cut -c1-12)"
+# One fixed place (like the sandbox's fixed /build), so cargo reuses the vendored crates'
+# builds from the last run whatever checkout is built; runs take turns (flock).
+work="${HAPROXY_K8S_NIX_BUILD_DIR:-/var/tmp/haproxy-k8s-nix-build}"
 mkdir -p "$work"
 exec 9>"$work.lock"
 flock 9
