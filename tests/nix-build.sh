@@ -216,8 +216,11 @@ vendor() { # Cargo.lock crate-cache-dir vendor-dir
 
 build="$work/build"
 mkdir -p "$build/source" "$build/rust" "$build/bin" "$work/target"
+# Extracted with the current time as mtime (-m): the target directory is reused, and cargo
+# decides by mtime whether a workspace crate changed; a checkout's older files must not pass
+# for an earlier build's (Nix builds from scratch, so there the question never arises).
 (cd "$work/flake" && jq -j '.packages.default.srcFiles[] + "\u0000"' "$eval_json" | tar --null -T - -cf -) |
-  tar -C "$build/source" -xf -
+  tar -C "$build/source" -xmf -
 note "src: $(jq '.packages.default.srcFiles | length' "$eval_json") files: $(jq -r '[.packages.default.srcFiles[] | split("/")[0]] | unique | join(" ")' "$eval_json")"
 
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
