@@ -1,7 +1,7 @@
 {
   description = "haproxy-k8s: a validated, firewalled HAProxy in front of a Kubernetes control plane (NixOS module + generator)";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = {
     self,

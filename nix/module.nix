@@ -180,6 +180,42 @@
         ${lib.optionalString cfg.checkConfig "--haproxy-check"}
     '';
 
+  # The firewall rules in their own derivation, built from the fields they depend on only
+  # (listeners, source filters, interface), so a changed timeout, node or stats page leaves
+  # the ruleset's store path alone and the firewall is not reloaded for it (with the iptables
+  # backend a reload briefly drops all input). The generator renders them from this subset:
+  # the shorthand's nodes only decide whether the `default` cluster exists (see
+  # `shorthandActive`), so one placeholder node (a TEST-NET-1 address, never contacted:
+  # haproxy.cfg is not kept) stands for them. tests/nix-eval.sh checks that the rules equal
+  # those rendered from the full option set.
+  listenerInput = c: {inherit (c) frontendPort bindAddress allowedSources;};
+  firewallInput =
+    listenerInput cfg
+    // {
+      inherit (cfg) statsPort;
+      controlPlaneNodes = lib.optional shorthandActive {
+        name = "firewall-only";
+        address = "192.0.2.1";
+      };
+      clusters = lib.mapAttrs (_: c: listenerInput c // {controlPlaneNodes = [];}) cfg.clusters;
+      stats = {inherit (cfg.stats) enable bindAddress allowedSources;};
+      firewall = {inherit (cfg.firewall) interface;};
+    };
+  firewallRules =
+    pkgs.runCommand "haproxy-k8s-firewall" {
+      firewallInput = builtins.toJSON firewallInput;
+      passAsFile = ["firewallInput"];
+      preferLocalBuild = true;
+      allowSubstitutes = false;
+    } ''
+      ${lib.getExe' cfg.generatorPackage "haproxy-k8s-gen"} generate \
+        --option-prefix ${prefix} \
+        --input "$firewallInputPath" \
+        --out-dir rendered
+      mkdir -p "$out"
+      cp rendered/firewall.json rendered/firewall.nft rendered/firewall.iptables "$out"/
+    '';
+
   # Every port we bind, for the capability decision and the services.haproxy clash check.
   shorthandActive = cfg.controlPlaneNodes != [] || cfg.clusters == {};
   binds =
@@ -614,6 +650,15 @@ in {
       description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables`.";
     };
 
+    generatedFirewall = mkOption {
+      type = types.package;
+      readOnly = true;
+      internal = true;
+      default = firewallRules;
+      defaultText = literalMD "the derivation holding the firewall rules only";
+      description = "`firewall.json`, `firewall.nft`, `firewall.iptables`, built from the firewall-relevant options only.";
+    };
+
     generatorInput = mkOption {
       type = types.attrs;
       readOnly = true;
@@ -757,13 +802,13 @@ in {
       # nft accepts `include` inside a chain body: the generated rules land in the
       # input-allow chain of table inet nixos-fw without being read at evaluation time.
       networking.firewall.extraInputRules = ''
-        include "${generated}/firewall.nft"
+        include "${firewallRules}/firewall.nft"
       '';
     })
 
     (lib.mkIf (cfg.openFirewall && config.networking.firewall.backend == "iptables") {
       networking.firewall.extraCommands = ''
-        . ${generated}/firewall.iptables
+        . ${firewallRules}/firewall.iptables
       '';
     })
   ]);

@@ -2,10 +2,16 @@
 #
 #   callPackage ./package.nix { }                                   -> haproxy-k8s-gen
 #   callPackage ./package.nix { pname = "apiserver-standin"; }      -> the test stand-in
+#
+# tests/nix-build.sh runs this derivation's build and check phases the way the Nix sandbox
+# would (exactly the `src` files, offline, unprivileged, no network, only stdenv + the Rust
+# toolchain + nativeCheckInputs on PATH), so a test fixture left out of `src` or a tool
+# missing from nativeCheckInputs fails here before it fails a NixOS build.
 {
   lib,
   rustPlatform,
   haproxy,
+  openssl,
   pname ? "haproxy-k8s-gen",
   # Crates whose tests run in checkPhase (the generator's tests call `haproxy -c`).
   testedCrates ? [pname],
@@ -17,13 +23,16 @@ in
     inherit pname;
     inherit (workspace.workspace.package) version;
 
-    # Only the Rust workspace: editing nix/, docs/ or the README does not rebuild it.
+    # Only what cargo reads: the workspace, and examples/, the JSON inputs the tests use
+    # (crates/haproxy-k8s-gen/tests include_str! them, crates/haproxy-k8s/tests read them).
+    # Editing nix/, docs/ or the README does not rebuild the package.
     src = lib.fileset.toSource {
       inherit root;
       fileset = lib.fileset.unions [
         (root + "/Cargo.toml")
         (root + "/Cargo.lock")
         (root + "/crates")
+        (root + "/examples")
       ];
     };
 
@@ -32,7 +41,17 @@ in
     cargoBuildFlags = ["--package" pname];
     cargoTestFlags = lib.concatMap (c: ["--package" c]) testedCrates;
 
-    nativeCheckInputs = [haproxy];
+    # What the tested crates' tests run: `haproxy -c -dW` (snapshots, properties, CLI),
+    # `openssl req` (the CLI's TLS-file check test); `sh`, `id` and `kill` come with stdenv.
+    nativeCheckInputs = [haproxy openssl];
+
+    # These load the firewall files into nft/iptables inside a network namespace: they need
+    # root, which the build sandbox never has (they skip themselves there anyway; skipping
+    # them here says so in the build log). tests/run-all.sh runs them as root.
+    checkFlags = [
+      "--skip=nft_rules_load_as_a_chain_body_like_nixos_input_allow"
+      "--skip=iptables_script_runs_standalone"
+    ];
 
     meta = {
       description =

@@ -128,6 +128,17 @@ else
   record_skip fixable "deadnix check: deadnix not installed (cargo install deadnix)" || fail "deadnix not installed"
 fi
 
+# flake.lock pins the branch flake.nix names, with a full rev and narHash (nix flake would
+# refuse or re-lock otherwise).
+lock_nixpkgs='.nodes[.nodes[.root].inputs.nixpkgs]'
+lock_ref="$(jq -r "$lock_nixpkgs.original.ref" flake.lock)"
+if grep -qF "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/$lock_ref\";" flake.nix &&
+  jq -e "$lock_nixpkgs.locked | (.rev | test(\"^[0-9a-f]{40}$\")) and (.narHash | test(\"^sha256-[A-Za-z0-9+/]{43}=$\")) and (.lastModified > 0)" flake.lock >/dev/null; then
+  pass "flake.lock pins flake.nix's nixpkgs branch $lock_ref at $(jq -r "$lock_nixpkgs.locked.rev" flake.lock)"
+else
+  fail "flake.lock ($lock_ref) does not match flake.nix's nixpkgs input, or lacks a rev/narHash"
+fi
+
 # ---- the rest needs nixpkgs' lib -----------------------------------------------------------
 # The checks above need only nix-instantiate; everything below evaluates the module.
 if ! nixpkgs_lib="$(nix-instantiate --find-file nixpkgs/lib 2>/dev/null)"; then
@@ -156,7 +167,22 @@ build() { # name -> $tmp/<name>.out/, log in $tmp/<name>.build
   jq -r .buildCommand "$json" >"$work/builder.sh"
   (cd "$work" && env -i PATH="$PATH" HOME="$work" out="$tmp/$name.out" \
     generatorInputPath="$work/generatorInput" bash -eu -o pipefail builder.sh) \
-    >"$tmp/$name.build" 2>&1
+    >"$tmp/$name.build" 2>&1 || return 1
+  # The firewall derivation (firewall-relevant options only) must render the same rules.
+  local fw="$tmp/$name.fwwork"
+  mkdir -p "$fw"
+  jq -j .firewallInput "$json" >"$fw/firewallInput"
+  jq -r .firewallBuildCommand "$json" >"$fw/builder.sh"
+  (cd "$fw" && env -i PATH="$PATH" HOME="$fw" out="$tmp/$name.fw" \
+    firewallInputPath="$fw/firewallInput" bash -eu -o pipefail builder.sh) \
+    >>"$tmp/$name.build" 2>&1 || return 1
+  local f
+  for f in firewall.json firewall.nft firewall.iptables; do
+    cmp -s "$tmp/$name.out/$f" "$tmp/$name.fw/$f" || {
+      echo "the firewall derivation's $f differs from the one rendered from all options:"
+      diff "$tmp/$name.out/$f" "$tmp/$name.fw/$f"
+    } >>"$tmp/$name.build" || return 1
+  done
 }
 
 q() { jq -e "$2" "$tmp/$1.json" >/dev/null; }
@@ -178,7 +204,7 @@ expect_ok() { # case-file: evaluates, no failed assertion, builds (generator + h
     sed 's/^/       /' "$tmp/$name.build"
     return 1
   fi
-  pass "$name: evaluates; generator + haproxy -c -dW accept it"
+  pass "$name: evaluates; generator + haproxy -c -dW accept it; the firewall derivation renders the same rules"
 }
 
 check() { # name description jq-expression
@@ -205,7 +231,7 @@ firewall_load() { # name
     }
     local rules
     rules="$(jq -r .firewall.extraInputRules "$tmp/$name.json")"
-    rules="${rules//$(jq -r .generatedOutPath "$tmp/$name.json")/$out}"
+    rules="${rules//$(jq -r .firewallOutPath "$tmp/$name.json")/$tmp/$name.fw}"
     # The shape of nixos/modules/services/networking/firewall-nftables.nix's input-allow chain.
     cat >"$tmp/$name.ruleset.nft" <<EOF
 table inet nixos-fw {
@@ -222,7 +248,7 @@ EOF
   else
     local cmds
     cmds="$(jq -r .firewall.extraCommands "$tmp/$name.json")"
-    cmds="${cmds//$(jq -r .generatedOutPath "$tmp/$name.json")/$out}"
+    cmds="${cmds//$(jq -r .firewallOutPath "$tmp/$name.json")/$tmp/$name.fw}"
     # The chains and helper that nixos/modules/services/networking/firewall-iptables.nix's
     # start script has set up before it runs extraCommands.
     cat >"$tmp/$name.fw.sh" <<EOF
@@ -313,7 +339,7 @@ if expect_ok $cases/seed-004.nix; then
     '.service.serviceConfig | .NoNewPrivileges and .ProtectSystem == "strict" and .PrivateTmp and .PrivateDevices and .RestrictAddressFamilies == ["AF_UNIX","AF_INET","AF_INET6"] and .User == "haproxy-k8s" and .RuntimeDirectory == "haproxy-k8s"'
   check $n "own system user and group" '.users["haproxy-k8s"] == {"isSystemUser": true, "group": "haproxy-k8s"} and (.groups | index("haproxy-k8s"))'
   check $n "iptables backend: extraCommands sources the generated script" \
-    '.firewall.backend == "iptables" and .firewall.extraCommands == (". " + .generatedOutPath + "/firewall.iptables\n") and .firewall.extraInputRules == ""'
+    '.firewall.backend == "iptables" and .firewall.extraCommands == (". " + .firewallOutPath + "/firewall.iptables\n") and .firewall.extraInputRules == ""'
   check $n "build checks with haproxy -c -dW (--haproxy-check, haproxy first on PATH)" \
     '.buildCommand | test("export PATH=[^:]*haproxy/bin:") and test("--haproxy-check")'
   firewall_load $n
@@ -346,9 +372,43 @@ if expect_ok $cases/multi-cluster.nix; then
   contains $n "IPv6 node bracketed" haproxy.cfg 'stg-cp-2 \[fd00:9::11\]:6443'
   contains $n "firewall rules restricted to vlan8" firewall.nft 'iifname "?vlan8"?'
   check $n "nftables backend: extraInputRules includes the generated file, extraCommands empty" \
-    '.firewall.backend == "nftables" and .firewall.extraInputRules == ("include \"" + .generatedOutPath + "/firewall.nft\"\n") and .firewall.extraCommands == ""'
+    '.firewall.backend == "nftables" and .firewall.extraInputRules == ("include \"" + .firewallOutPath + "/firewall.nft\"\n") and .firewall.extraCommands == ""'
   check $n "clusters reach the generator" '.generatorInput | fromjson | .clusters | keys == ["lab","staging"]'
   firewall_load $n
+fi
+
+# The firewall rules live in their own derivation built from the firewall-relevant options
+# only: other changes leave its store path (and so the NixOS firewall) alone; a changed
+# listener or source filter changes it. (The stand-in store paths change exactly when a
+# derivation's name, environment or build script does, as real ones do.) Each case's rules
+# also equal those rendered from all options (expect_ok compares them).
+firewall_path_test() { # case expected(same|changed) what
+  local name
+  name="$(basename "$1" .nix)"
+  expect_ok "$1" || return 0
+  local base_fw base_cfg fw cfg
+  # The store path the NixOS firewall's rules actually include.
+  included() { jq -r '.firewall.extraInputRules | capture("include \"(?<p>/nix/store/[^/]+)/").p' "$tmp/$1.json"; }
+  base_fw="$(included multi-cluster)"
+  base_cfg="$(jq -r .generatedOutPath "$tmp/multi-cluster.json")"
+  fw="$(included "$name")"
+  cfg="$(jq -r .generatedOutPath "$tmp/$name.json")"
+  if [[ "$2" == same && "$fw" == "$base_fw" && "$cfg" != "$base_cfg" ]]; then
+    pass "$name: $3 changes haproxy.cfg's derivation but not the firewall's ($(basename "$fw"))"
+  elif [[ "$2" == changed && "$fw" != "$base_fw" ]] && ! cmp -s "$tmp/$name.fw/firewall.nft" "$tmp/multi-cluster.fw/firewall.nft"; then
+    pass "$name: $3 changes the firewall derivation and its rules"
+  else
+    fail "$name: $3: firewall $base_fw -> $fw, config $base_cfg -> $cfg (expected the firewall $2)"
+  fi
+}
+if [[ -d "$tmp/multi-cluster.fw" ]]; then
+  firewall_path_test $cases/firewall-same-timeouts.nix same "other timeouts"
+  firewall_path_test $cases/firewall-same-nodes.nix same "a new node, health-check interval and stats path"
+  firewall_path_test $cases/firewall-port.nix changed "another frontend port"
+  firewall_path_test $cases/firewall-sources.nix changed "another allowed source"
+  firewall_path_test $cases/firewall-no-shorthand.nix changed "no top-level nodes (no default cluster)"
+else
+  fail "multi-cluster did not build: the firewall derivation tests did not run"
 fi
 
 if expect_ok $cases/privileged-port.nix; then

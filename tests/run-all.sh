@@ -53,6 +53,9 @@ ls out/firewall.json out/firewall.nft out/firewall.iptables >/dev/null
 step "Nix evaluation tests"
 tests/nix-eval.sh
 
+step "the Nix build of nix/package.nix, emulated: exactly its src, offline, unprivileged, no network"
+tests/nix-build.sh
+
 step "leftovers"
 # Test namespaces are named hk<pid>x…, hkfw-<pid>-… and hku<pid>x… after the test process
 # that made them: every test process of this run has exited by now, so a namespace whose

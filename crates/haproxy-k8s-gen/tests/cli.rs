@@ -25,8 +25,11 @@ fn gen(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run haproxy-k8s-gen");
     let mut pipe = child.stdin.take().unwrap();
-    // A usage error exits without reading stdin: a broken pipe here is not the test's failure.
-    let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+    // A child that exits before reading its input (a usage error) closes the pipe first; how
+    // far the write got is a race, not a failure.
+    if let Err(error) = pipe.write_all(stdin.unwrap_or("").as_bytes()) {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+    }
     drop(pipe);
     child.wait_with_output().unwrap()
 }
@@ -562,6 +565,51 @@ fn haproxy_check_without_resolv_conf_uses_a_placeholder_dns_server() {
     assert!(haproxy_k8s::render(&plan)
         .haproxy_cfg
         .contains("parse-resolv-conf"));
+}
+
+#[test]
+fn haproxy_check_needs_no_route_to_the_nameservers() {
+    // haproxy -c connects a socket to each nameserver; the Nix build sandbox has only `lo`, so
+    // a remote nameserver must not fail the build-time check. Run where there is no route:
+    // a new network namespace with only `lo` up, like the sandbox's (`unshare -rn`), or, where
+    // unshare or ip is missing (the emulated Nix sandbox has neither), the sandbox itself.
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(
+        dir.path(),
+        r#"{"controlPlaneNodes": [{"name": "a", "address": "cp.example"}],
+            "resolvers": {"nameservers": ["192.0.2.53", "127.0.0.1:5353"]}}"#,
+    );
+    let bin = env!("CARGO_BIN_EXE_haproxy-k8s-gen");
+    let lo_only = ["-rn", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"];
+    let isolated = Command::new("unshare")
+        .args(lo_only)
+        .arg("true")
+        .status()
+        .is_ok_and(|status| status.success());
+    let mut command = if isolated {
+        let mut command = Command::new("unshare");
+        command.args(lo_only).arg(bin);
+        command
+    } else {
+        eprintln!("NOTE: unshare -rn or ip unavailable: checking in this network namespace");
+        Command::new(bin)
+    };
+    let output = command
+        .args(["generate", "--haproxy-check", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("loopback placeholder for the nameservers 192.0.2.53:53"),
+        "{}",
+        stderr(&output)
+    );
+    let cfg = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        cfg.contains("nameserver dns0 192.0.2.53:53") && cfg.contains("127.0.0.1:5353"),
+        "the served config keeps the real nameservers:\n{cfg}"
+    );
 }
 
 /// A throwaway self-signed P-256 certificate made by the real openssl.

@@ -85,17 +85,29 @@ pub fn runtime_files(plan: &Plan) -> Vec<&str> {
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// The same config without the runtime files: checks verify nothing and present no client
-/// certificate, and DNS goes to a placeholder server instead of resolv.conf. Only for
-/// `haproxy -c` where those files are absent; never to be served.
+/// The nameservers of the resolvers section that are not on loopback. `haproxy -c` connects a
+/// UDP socket to each while it parses the config, and fails (with `-dW`) where there is no
+/// route to them, as in the Nix build sandbox (only `lo`), though nothing is wrong with the
+/// file: a build-time check uses [`haproxy_cfg_for_offline_check`] when there are any.
+pub fn remote_nameservers(plan: &Plan) -> Vec<String> {
+    plan.resolvers
+        .iter()
+        .flat_map(|resolvers| resolvers.nameservers.iter())
+        .filter(|server| !server.ip().is_loopback())
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The same config without the runtime files and without the network: checks verify nothing
+/// and present no client certificate, and DNS goes to one loopback placeholder server instead
+/// of resolv.conf or the configured nameservers. Only for `haproxy -c` where those files or
+/// servers are out of reach; never to be served.
 pub fn haproxy_cfg_for_offline_check(plan: &Plan) -> String {
     let mut offline = plan.clone();
     offline.health.ca_file = None;
     offline.health.client_certificate = None;
     if let Some(resolvers) = offline.resolvers.as_mut() {
-        if resolvers.nameservers.is_empty() {
-            resolvers.nameservers.push(([127, 0, 0, 1], 53).into());
-        }
+        resolvers.nameservers = vec![([127, 0, 0, 1], 53).into()];
     }
     render::haproxy_cfg::render(&offline)
 }

@@ -102,11 +102,12 @@ fn option_sets_are_refused_or_do_what_they_say() {
                     panic!("accepted although it holds {bad}: {input}");
                 }
                 let out = haproxy_k8s::render(&plan);
-                if let Some(complaint) = common::haproxy_rejects(&out.haproxy_cfg) {
-                    panic!(
-                        "haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{}",
-                        out.haproxy_cfg
-                    );
+                // What `--haproxy-check` checks: nameservers off loopback are replaced by a
+                // loopback placeholder (HAProxy connects to them while parsing, and the Nix
+                // build sandbox, where this test also runs, has no route).
+                let checked = common::config_to_check(&json);
+                if let Some(complaint) = common::haproxy_rejects(&checked) {
+                    panic!("haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{checked}");
                 }
                 assert_structure(&out);
                 assert_firewall_matches_listeners(&plan, &out, &input);

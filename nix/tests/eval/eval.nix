@@ -17,8 +17,12 @@
 
   fakeDrv = name: outPath: extra: {type = "derivation";} // {inherit name outPath;} // extra;
 
-  # The stand-in outPath of the config derivation; the runner maps it to its own $out.
-  generatedOutPath = "/nix/store/00000000000000000000000000000000-haproxy-k8s-config";
+  # A stand-in outPath that, like a real one, changes exactly when the derivation's name,
+  # environment or build script changes (the rest of runCommand, stdenv, is the same for
+  # every option set); the runner maps it to its own $out.
+  storePath = name: env: buildCommand: "/nix/store/${
+    builtins.substring 0 32 (builtins.hashString "sha256" (builtins.toJSON [name env buildCommand]))
+  }-${name}";
 
   pkgs = {
     haproxy = fakeDrv "haproxy" haproxyDir {meta.mainProgram = "haproxy";};
@@ -36,8 +40,8 @@
       then fakeDrv "haproxy-k8s-gen" genDir {meta.mainProgram = "haproxy-k8s-gen";}
       else throw "stub pkgs.callPackage: unexpected ${toString fn}";
     runCommand = name: env: buildCommand:
-      assert name == "haproxy-k8s-config";
-        fakeDrv name generatedOutPath {inherit env buildCommand;};
+      assert lib.elem name ["haproxy-k8s-config" "haproxy-k8s-firewall"];
+        fakeDrv name (storePath name env buildCommand) {inherit env buildCommand;};
   };
 
   eval = lib.evalModules {
@@ -51,6 +55,7 @@
   inherit (eval) config options;
   cfg = config.services.haproxy-k8s;
   generated = cfg.generatedConfig;
+  firewall = cfg.generatedFirewall;
 
   # ---- options reference (docs/nixos.md is checked against this) -----------------------
   render = v:
@@ -91,10 +96,13 @@ in {
     failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
     inherit (config) warnings;
     enabled = cfg.enable;
-    inherit generatedOutPath;
+    generatedOutPath = generated.outPath;
     generatorInput = generated.env.generatorInput;
     inherit (generated.env) passAsFile;
     inherit (generated) buildCommand;
+    firewallOutPath = firewall.outPath;
+    firewallInput = firewall.env.firewallInput;
+    firewallBuildCommand = firewall.buildCommand;
     service =
       if service == null
       then null

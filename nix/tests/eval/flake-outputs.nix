@@ -13,7 +13,7 @@ let
   };
   pkgsFor = system: let
     pkgs =
-      lib.genAttrs ["haproxy" "socat" "coreutils" "curl" "jq" "kubectl" "nftables" "iptables" "clippy" "rustfmt" "rust-analyzer" "alejandra" "deadnix" "nix"] drv
+      lib.genAttrs ["haproxy" "openssl" "socat" "coreutils" "curl" "jq" "kubectl" "nftables" "iptables" "clippy" "rustfmt" "rust-analyzer" "alejandra" "deadnix" "nix"] drv
       // {
         inherit lib;
         stdenv.hostPlatform.system = system;
@@ -25,7 +25,7 @@ let
         callPackage = fn: args:
           import fn ({
               inherit lib;
-              inherit (pkgs) haproxy;
+              inherit (pkgs) haproxy openssl;
               rustPlatform.buildRustPackage = a: drv a.pname // {inherit (a) pname cargoBuildFlags cargoTestFlags meta;};
             }
             // args);

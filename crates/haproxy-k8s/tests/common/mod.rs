@@ -25,6 +25,23 @@ pub fn example(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The config `haproxy-k8s-gen --haproxy-check` checks for this option set: the config
+/// itself, or, where it reads files absent here (the Nix build sandbox has no resolv.conf) or
+/// names nameservers off loopback (HAProxy connects to them while parsing; the sandbox has no
+/// route), the offline variant, which differs only in those lines.
+pub fn config_to_check(json: &str) -> String {
+    let plan = haproxy_k8s::plan(json, "").unwrap_or_else(|e| panic!("{e}"));
+    let checkable_here = haproxy_k8s::remote_nameservers(&plan).is_empty()
+        && haproxy_k8s::runtime_files(&plan)
+            .iter()
+            .all(|file| std::path::Path::new(file).exists());
+    if checkable_here {
+        haproxy_k8s::render(&plan).haproxy_cfg
+    } else {
+        haproxy_k8s::haproxy_cfg_for_offline_check(&plan)
+    }
+}
+
 /// Runs the real `haproxy -c -dW` (warnings are fatal) of every version in [`HAPROXIES`] and
 /// returns their complaints, each naming the binary, if any rejects the config.
 pub fn haproxy_rejects(config: &str) -> Option<String> {
