@@ -184,20 +184,22 @@
   # (listeners, source filters, interface), so a changed timeout, node or stats page leaves
   # the ruleset's store path alone and the firewall is not reloaded for it (with the iptables
   # backend a reload briefly drops all input). The generator renders them from this subset:
-  # the shorthand's nodes only decide whether the `default` cluster exists (see
-  # `shorthandActive`), so one placeholder node (a TEST-NET-1 address, never contacted:
-  # haproxy.cfg is not kept) stands for them. tests/nix-eval.sh checks that the rules equal
-  # those rendered from the full option set.
+  # nodes only decide whether the `default` cluster exists (see `shorthandActive`), so one
+  # placeholder node (a TEST-NET-1 address, never contacted: haproxy.cfg is not kept) stands
+  # for them, in every cluster (so the generator does not warn about empty clusters twice).
+  # The top-level listener values are those generatorInput passes (the generator refuses a
+  # set value nothing reads). tests/nix-eval.sh checks that the rules equal those rendered
+  # from the full option set.
   listenerInput = c: {inherit (c) frontendPort bindAddress allowedSources;};
+  placeholderNode = {
+    name = "firewall-only";
+    address = "192.0.2.1";
+  };
   firewallInput =
-    listenerInput cfg
+    lib.getAttrs (builtins.filter (name: generatorInput ? ${name}) ["frontendPort" "bindAddress" "allowedSources" "statsPort"]) generatorInput
     // {
-      inherit (cfg) statsPort;
-      controlPlaneNodes = lib.optional shorthandActive {
-        name = "firewall-only";
-        address = "192.0.2.1";
-      };
-      clusters = lib.mapAttrs (_: c: listenerInput c // {controlPlaneNodes = [];}) cfg.clusters;
+      controlPlaneNodes = lib.optional shorthandActive placeholderNode;
+      clusters = lib.mapAttrs (_: c: listenerInput c // {controlPlaneNodes = [placeholderNode];}) cfg.clusters;
       stats = {inherit (cfg.stats) enable bindAddress allowedSources;};
       firewall = {inherit (cfg.firewall) interface;};
     };

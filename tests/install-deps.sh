@@ -12,7 +12,7 @@
 set -euo pipefail
 
 packages=(haproxy nftables iptables iproute2 nix-bin curl openssl procps nghttp2-client wrk
-  debootstrap systemd-container stress-ng socat)
+  debootstrap systemd-container stress-ng socat jq)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()

@@ -271,7 +271,8 @@ mapfile -t inputs < <(jq -r '[.packages[].nativeCheckInputs[]] | unique[]' "$eva
 for input in "${inputs[@]}"; do
   case "$input" in
     haproxy)
-      haproxy_bin="${HAPROXY:-$(command -v haproxy || true)}"
+      # nixpkgs' haproxy is the 3.x line: Debian 13's 3.0 is the closest here.
+      haproxy_bin="${HAPROXY:-$(command -v haproxy-3.0 || command -v haproxy || true)}"
       [[ -x "$haproxy_bin" ]] || die "haproxy not found"
       ln -sf "$haproxy_bin" "$build/bin/haproxy"
       ;;
@@ -319,6 +320,7 @@ sandbox_env=(
   CARGO_PROFILE_RELEASE_STRIP=false
   "CC_${triple//-/_}=cc" "CXX_${triple//-/_}=c++"
   RUST_LOG=
+  HAPROXY_K8S_HAPROXIES="$(jq -r '[.packages[].haproxies] | unique | map(select(. != null)) | join(" ")' "$eval_json")"
   bash "$phases"
 )
 # Outer namespace (root of a new user namespace, owning a new network and mount namespace):

@@ -18,6 +18,9 @@
 #   h. the stats CSV and /metrics report each server's state as it is (DOWN when stopped,
 #      NOLB when it answers but fails /readyz)
 #   i. a node given by hostname follows a DNS change at runtime, without a reload
+#   j. dual stack: an IPv6-only cluster beside the seed's IPv4 one on the same port and a `::`
+#      listener; each firewall rule has its listener's family, address and sources (the
+#      outsider's packets are dropped, the IPv4-only stats port is closed on IPv6)
 {
   pkgs,
   self,
@@ -30,6 +33,10 @@
   vlan = "192.168.8";
   routerIP = "${vlan}.1";
   outsideNet = "203.0.113";
+  # Scenario j's IPv6 networks: a ULA on the Kubernetes VLAN, documentation space outside.
+  vlan6 = "fd00:8:";
+  routerIP6 = "${vlan6}:1";
+  outsideNet6 = "2001:db8:113:";
 
   nodes = {
     cp1 = {
@@ -51,6 +58,15 @@
       {
         address = ip;
         prefixLength = 24;
+      }
+    ];
+  };
+
+  address6 = iface: ip: {
+    networking.interfaces.${iface}.ipv6.addresses = [
+      {
+        address = ip;
+        prefixLength = 64;
       }
     ];
   };
@@ -99,6 +115,8 @@ in
           self.nixosModules.default
           (address "eth1" routerIP)
           (address "eth2" "${outsideNet}.1")
+          (address6 "eth1" routerIP6)
+          (address6 "eth2" "${outsideNet6}:1")
         ];
         virtualisation.vlans = [1 2];
         networking.nftables.enable = firewallBackend == "nftables";
@@ -158,6 +176,39 @@ in
           systemd.tmpfiles.rules = ["f /run/k8s-test-hosts 0644 root root - ${nodes.cp1.ip} api.k8s.test"];
         };
 
+        # Scenario j (testbed scenario j): beside the seed's IPv4 cluster on 192.168.8.1:6443,
+        # an IPv6-only cluster on the same port open to the client's address only, and a
+        # dual-stack `::` listener open to the VLAN's two prefixes. The nodes stay IPv4 (the
+        # stand-ins listen on IPv4): what is under test is the frontend side and its firewall.
+        specialisation.dual-stack.configuration = {
+          services.haproxy-k8s.clusters = {
+            priv = {
+              bindAddress = routerIP6;
+              frontendPort = 6443;
+              allowedSources = ["${vlan6}:50/128"];
+              controlPlaneNodes = [
+                {
+                  inherit (nodes.cp2) name;
+                  address = nodes.cp2.ip;
+                  port = 6443;
+                }
+              ];
+            };
+            dual = {
+              bindAddress = "::";
+              frontendPort = 7443;
+              allowedSources = ["${vlan}.0/24" "${vlan6}:/64"];
+              controlPlaneNodes = [
+                {
+                  inherit (nodes.cp3) name;
+                  address = nodes.cp3.ip;
+                  port = 6443;
+                }
+              ];
+            };
+          };
+        };
+
         # A listener the module did not open (scenario g).
         systemd.services.unopened = {
           wantedBy = ["multi-user.target"];
@@ -175,7 +226,7 @@ in
       };
 
       client = {
-        imports = [(address "eth1" "${vlan}.50")];
+        imports = [(address "eth1" "${vlan}.50") (address6 "eth1" "${vlan6}:50")];
         virtualisation.vlans = [1];
         # socat: scenario g's port-9000 probe (without it the probe would fail for the wrong
         # reason and prove nothing).
@@ -183,9 +234,13 @@ in
       };
 
       outsider = {
-        imports = [(address "eth1" "${outsideNet}.50")];
+        imports = [(address "eth1" "${outsideNet}.50") (address6 "eth1" "${outsideNet6}:50")];
         virtualisation.vlans = [2];
         networking.defaultGateway = "${outsideNet}.1";
+        networking.defaultGateway6 = {
+          address = "${outsideNet6}:1";
+          interface = "eth1";
+        };
         environment.systemPackages = [pkgs.curl];
       };
     };
@@ -250,6 +305,13 @@ in
           connect (7, rejected). Any answer, even an HTTP error, means it got through."""
           status, _ = machine.execute(f"curl -s -o /dev/null --max-time 5 {url} </dev/null")
           assert status in (7, 28), f"{machine.name} reached {url} (curl exit {status})"
+
+
+      def assert_dropped(machine, url):
+          """The firewall dropped the connection: curl timed out (28). A refusal (7) would mean
+          the packet reached the router's stack unfiltered (the NixOS firewall drops)."""
+          status, _ = machine.execute(f"curl -s -o /dev/null --max-time 5 {url} </dev/null")
+          assert status == 28, f"{machine.name}: {url} was not dropped (curl exit {status})"
 
 
       def watch_alive(tag):
@@ -400,6 +462,31 @@ in
               f"curl -skf {by_name}/version | jq -e '.node == \"k8s-master-2\"'", timeout=30
           )
           assert router.succeed("systemctl show -p MainPID --value haproxy-k8s").strip() == pid, "restarted, not re-resolved"
+          router.succeed(f"{base}/bin/switch-to-configuration test")
+
+      with subtest("j: dual stack: every firewall rule has its listener's family and sources"):
+          base = router.succeed("readlink -f /run/current-system").strip()
+          router.succeed("/run/current-system/specialisation/dual-stack/bin/switch-to-configuration test")
+          router.wait_until_succeeds("ss -Hltn 'sport = :7443' | grep -q .")
+          priv = "https://[${routerIP6}]:6443"
+          dual4 = "https://${routerIP}:7443"
+          dual6 = "https://[${routerIP6}]:7443"
+          # Allowed sources reach their own cluster, over both families.
+          client.wait_until_succeeds(
+              f"curl -6 -skf --max-time 10 {priv}/version | jq -e '.node == \"k8s-master-2\"'", timeout=60
+          )
+          client.succeed(f"kubectl --server {priv} --insecure-skip-tls-verify get --raw /version | jq -e .gitVersion")
+          client.succeed(f"curl -skf --max-time 10 {dual4}/version | jq -e '.node == \"k8s-master-3\"'")
+          client.succeed(f"curl -6 -skf --max-time 10 {dual6}/version | jq -e '.node == \"k8s-master-3\"'")
+          outsider.succeed(f"curl -skf --max-time 10 {API}/version")
+          # The rest never reaches HAProxy: priv's filter holds although the seed's cluster
+          # opens 6443 to anyone over IPv4, dual's holds on both families, and the IPv4-only
+          # stats listener opens nothing on IPv6.
+          assert_dropped(outsider, f"{priv}/version")
+          assert_dropped(outsider, f"{dual4}/version")
+          assert_dropped(outsider, f"{dual6}/version")
+          assert_dropped(client, "http://[${routerIP6}]:8404/stats")
+          assert_dropped(outsider, "http://[${routerIP6}]:8404/stats")
           router.succeed(f"{base}/bin/switch-to-configuration test")
 
       with subtest("f: reload with a node added keeps the watch and every request"):

@@ -13,12 +13,13 @@ Exit codes:
   3  input or output error (reading the input, writing files)
   4  `haproxy -c -dW` rejected the generated config (--haproxy-check)";
 
-// Every `haproxy-k8s-gen` line below is run by tests/cli.rs (`help_examples_work`).
+// Every `haproxy-k8s-gen` line below is run by tests/cli.rs (`help_examples_work`; a
+// `--haproxy PATH` there is replaced by each HAProxy the tests use).
 const GENERATE_HELP: &str = "\
 Examples:
   haproxy-k8s-gen generate examples/seed-004.json
   haproxy-k8s-gen generate options.json --out-dir out --haproxy-check
-  haproxy-k8s-gen generate --haproxy-check --haproxy haproxy-3.0 < options.json
+  haproxy-k8s-gen generate --haproxy-check --haproxy /opt/haproxy-3.2/sbin/haproxy < options.json
   echo '{\"controlPlaneNodes\": [{\"name\": \"cp1\", \"address\": \"10.0.0.10\"}]}' | haproxy-k8s-gen generate
 
 Without --out-dir, only haproxy.cfg is written, to standard output.

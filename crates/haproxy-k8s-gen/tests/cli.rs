@@ -6,9 +6,10 @@ use std::process::{Command, Output, Stdio};
 
 const SEED: &str = include_str!("../../../examples/seed-004.json");
 const BAD: &str = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.300"}, {"name": "a", "address": "10.0.0.2"}]}"#;
-/// Every `--haproxy-check` test runs with both: Debian 12's 2.6 and the 3.x line NixOS runs
-/// (tests/install-deps.sh installs Debian 13's 3.0 as `haproxy-3.0`).
-const HAPROXIES: [&str; 2] = ["haproxy", "haproxy-3.0"];
+/// Every `--haproxy-check` test runs with each of these (Debian 12's 2.6 and Debian 13's 3.0).
+#[path = "../../haproxy-k8s/tests/common/haproxies.rs"]
+mod haproxies;
+use haproxies::haproxies;
 const OUTPUT_FILES: [&str; 4] = [
     "haproxy.cfg",
     "firewall.json",
@@ -263,6 +264,20 @@ fn help_examples_work() {
         );
     }
     assert!(examples.len() >= 6, "{examples:?}");
+    // `--haproxy PATH` names an installation the reader has; run it with each one we have.
+    let examples: Vec<String> = examples
+        .into_iter()
+        .flat_map(|example| match example.split_once("--haproxy /") {
+            Some((before, after)) => {
+                let rest = after.split_once(' ').map_or("", |(_, rest)| rest);
+                haproxies()
+                    .iter()
+                    .map(|binary| format!("{before}--haproxy {binary} {rest}"))
+                    .collect()
+            }
+            None => vec![example],
+        })
+        .collect();
     for example in examples {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("examples")).unwrap();
@@ -321,7 +336,7 @@ fn unwritable_out_dir_exits_3_and_leaves_nothing() {
 
 #[test]
 fn haproxy_rejection_exits_4_and_writes_nothing() {
-    for haproxy in HAPROXIES {
+    for haproxy in &haproxies() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         // extraConfig is not validated by us; haproxy -c is the gate for it.
@@ -355,7 +370,7 @@ fn haproxy_rejection_exits_4_and_writes_nothing() {
 
 #[test]
 fn haproxy_check_runs_the_chosen_haproxy() {
-    for haproxy in HAPROXIES {
+    for haproxy in &haproxies() {
         // Stats credentials on: the config stops on a missing or empty credential, so the
         // check must use its placeholders and never the caller's (here: empty) values.
         let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
@@ -477,7 +492,7 @@ fn messages_name_file_line_and_column_and_the_option_meant() {
 fn haproxy_check_without_runtime_tls_files_checks_the_rest() {
     let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}],
                    "healthCheck": {"caFile": "/nonexistent/ca.pem", "clientCertificate": "/run/nonexistent/client.pem"}}"#;
-    for haproxy in HAPROXIES {
+    for haproxy in &haproxies() {
         let output = gen(
             &["generate", "--haproxy-check", "--haproxy", haproxy],
             Some(json),
@@ -515,7 +530,7 @@ fn haproxy_check_with_real_tls_files_checks_them_too() {
         ca.display(),
         client.display()
     );
-    for haproxy in HAPROXIES {
+    for haproxy in &haproxies() {
         let output = gen(
             &["generate", "--haproxy-check", "--haproxy", haproxy],
             Some(&json),
@@ -534,7 +549,7 @@ fn haproxy_check_with_real_tls_files_checks_them_too() {
     }
     // A broken certificate file is caught by the real check, not waved through.
     std::fs::write(&client, "not a certificate\n").unwrap();
-    for haproxy in HAPROXIES {
+    for haproxy in &haproxies() {
         let output = gen(
             &["generate", "--haproxy-check", "--haproxy", haproxy],
             Some(&json),

@@ -107,7 +107,9 @@ fn option_sets_are_refused_or_do_what_they_say() {
                 // build sandbox, where this test also runs, has no route).
                 let checked = common::config_to_check(&json);
                 if let Some(complaint) = common::haproxy_rejects(&checked) {
-                    panic!("haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{checked}");
+                    panic!(
+                        "haproxy -c -dW rejected:\n{complaint}\ninput: {input}\nconfig:\n{checked}"
+                    );
                 }
                 assert_structure(&out);
                 assert_firewall_matches_listeners(&plan, &out, &input);

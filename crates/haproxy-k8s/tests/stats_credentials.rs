@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{haproxy_check, text_of, HAPROXIES, PASSWORD_VARIABLE, USER_VARIABLE};
+use common::{haproxies, haproxy_check, text_of, PASSWORD_VARIABLE, USER_VARIABLE};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
@@ -48,7 +48,7 @@ fn missing_or_empty_credentials_fail_haproxy_check_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("haproxy.cfg");
     std::fs::write(&path, config(16443, 18404, &dir.path().join("admin.sock"))).unwrap();
-    for binary in HAPROXIES {
+    for binary in &haproxies() {
         for (env, named) in missing_cases() {
             let output = haproxy_check(binary, &path, &env);
             let text = text_of(&output);
@@ -82,7 +82,7 @@ fn missing_or_empty_credentials_fail_haproxy_check_with_a_clear_message() {
 
 #[test]
 fn empty_password_never_starts_and_a_set_one_guards_the_page() {
-    for binary in HAPROXIES {
+    for binary in &haproxies() {
         let dir = tempfile::tempdir().unwrap();
         let (api_port, stats_port) = free_ports();
         let path = dir.path().join("haproxy.cfg");
@@ -143,10 +143,10 @@ fn free_ports() -> (u16, u16) {
 /// A foreground HAProxy, killed when dropped (also when the test fails).
 struct Haproxy {
     child: Child,
-    binary: &'static str,
+    binary: String,
 }
 
-fn start(binary: &'static str, config: &Path, password: &str) -> Haproxy {
+fn start(binary: &str, config: &Path, password: &str) -> Haproxy {
     let child = Command::new(binary)
         .arg("-db")
         .arg("-f")
@@ -158,7 +158,10 @@ fn start(binary: &'static str, config: &Path, password: &str) -> Haproxy {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("`{binary}` (tests/install-deps.sh installs it): {e}"));
-    Haproxy { child, binary }
+    Haproxy {
+        child,
+        binary: binary.to_owned(),
+    }
 }
 
 /// Generous bound for a loaded machine; the loops below end at the event, not the bound.

@@ -106,6 +106,8 @@
     cargoLock = toString p.cargoLock.lockFile;
     cargoTestFlags = p.cargoTestFlags or [];
     checkFlags = p.checkFlags or [];
+    # Exported into the build's environment, as every plain derivation attribute is.
+    haproxies = p.HAPROXY_K8S_HAPROXIES or null;
     nativeCheckInputs = map (i: i.hostTool) (p.nativeCheckInputs or []);
     doCheck = p.doCheck or true;
     buildType = p.buildType or "release";

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Every generated config is checked by both: Debian 12's HAProxy 2.6 and the 3.x line NixOS
-/// runs (Debian 13's 3.0, which tests/install-deps.sh installs as `haproxy-3.0`).
-pub const HAPROXIES: [&str; 2] = ["haproxy", "haproxy-3.0"];
+#[path = "haproxies.rs"]
+mod haproxies;
+/// Every generated config is checked by each of these (Debian 12's 2.6 and Debian 13's 3.0).
+pub use haproxies::haproxies;
 
 /// The stats credentials the config reads from the environment.
 pub const USER_VARIABLE: &str = "HAPROXY_K8S_STATS_USER";
@@ -42,13 +43,13 @@ pub fn config_to_check(json: &str) -> String {
     }
 }
 
-/// Runs the real `haproxy -c -dW` (warnings are fatal) of every version in [`HAPROXIES`] and
+/// Runs the real `haproxy -c -dW` (warnings are fatal) of every version in [`haproxies`] and
 /// returns their complaints, each naming the binary, if any rejects the config.
 pub fn haproxy_rejects(config: &str) -> Option<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("haproxy.cfg");
     std::fs::write(&path, config).expect("write config");
-    let complaints: Vec<String> = HAPROXIES
+    let complaints: Vec<String> = haproxies()
         .iter()
         .filter_map(|binary| {
             let output = haproxy_check(binary, &path, &PLACEHOLDER_CREDENTIALS);
