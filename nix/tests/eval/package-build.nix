@@ -31,6 +31,10 @@
   stubLib = {
     importTOML = f: builtins.fromTOML (builtins.readFile f);
     concatMap = f: l: builtins.concatLists (map f l);
+    optional = cond: x:
+      if cond
+      then [x]
+      else [];
     genAttrs = names: f:
       builtins.listToAttrs (map (n: {
           name = n;
