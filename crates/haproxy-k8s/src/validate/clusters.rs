@@ -65,7 +65,12 @@ fn refuse_unused_shorthand_values(input: &Input, report: &mut Report) {
             format!("{NO_SHORTHAND}, so it would restrict no listener; set clusters.<name>.allowedSources instead"),
         );
     }
-    if input.sni_routes.is_some() {
+    // An empty list routes nothing, so only a non-empty one is lost.
+    if input
+        .sni_routes
+        .as_ref()
+        .is_some_and(|routes| !routes.is_empty())
+    {
         report.error(
             "sniRoutes",
             format!("{NO_SHORTHAND}, so no listener would route by it; set clusters.<name>.sniRoutes instead"),
