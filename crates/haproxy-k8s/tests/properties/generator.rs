@@ -308,8 +308,11 @@ fn host(mode: Mode, n: usize) -> BoxedStrategy<String> {
     }
 }
 
-/// Extra routes: (holder index, hosts, backend index or a missing backend).
-fn extra_routes(mode: Mode) -> BoxedStrategy<Vec<(usize, Vec<String>, Option<usize>)>> {
+/// An extra route: (holder index, hosts, backend index or a missing backend).
+type ExtraRoute = (usize, Vec<String>, Option<usize>);
+
+/// Extra routes, beside the one every backend gets.
+fn extra_routes(mode: Mode) -> BoxedStrategy<Vec<ExtraRoute>> {
     // Only nasty sets route to a backend that does not exist.
     let backend = match mode {
         Mode::Nasty => prop::option::weighted(0.8, 0usize..3).boxed(),
@@ -407,11 +410,7 @@ pub fn option_set() -> impl Strategy<Value = Value> {
     })
 }
 
-type Workloads = (
-    Vec<Value>,
-    Vec<String>,
-    Vec<(usize, Vec<String>, Option<usize>)>,
-);
+type Workloads = (Vec<Value>, Vec<String>, Vec<ExtraRoute>);
 
 /// Backends `b0`… and routes: each backend gets one route (so none is unused), spread over the
 /// listeners (the top level when `top` holds routes, then the clusters), plus the extra routes.
