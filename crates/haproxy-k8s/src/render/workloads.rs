@@ -88,7 +88,7 @@ fn backend_section(out: &mut String, backend: &BackendPlan) {
             if *tls {
                 connect.push_str(" ssl");
                 if let Some(host) = host {
-                    let _ = write!(connect, " sni str({host})");
+                    let _ = write!(connect, " sni {host}");
                 }
             }
             line(out, connect);
