@@ -478,12 +478,22 @@ for backend in nftables iptables; do
   fi
 done
 
+if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr test sni-passthrough \
+  >"$tmp/vm-sni.json" 2>"$tmp/vm-sni.err" &&
+  jq -r .testScript "$tmp/vm-sni.json" >"$tmp/vm-sni.py" &&
+  python3 -m py_compile "$tmp/vm-sni.py" 2>>"$tmp/vm-sni.err" &&
+  python3 -m py_compile nix/tests/split-hello.py 2>>"$tmp/vm-sni.err"; then
+  pass "VM test sni-passthrough: nodes $(jq -c .nodes "$tmp/vm-sni.json"), test script and split-hello.py compile"
+else
+  fail "VM test sni-passthrough: $(cat "$tmp/vm-sni.err")"
+fi
+
 # ---- the flake's outputs evaluate (stub nixpkgs; nothing is built) ------------------------
 if nix-instantiate --eval --strict --json nix/tests/eval/flake-outputs.nix >"$tmp/flake.json" 2>"$tmp/flake.err"; then
   check flake "packages default/haproxy-k8s-gen/apiserver-standin for x86_64 and aarch64" \
     '.packages | keys == ["aarch64-linux","x86_64-linux"] and all(.[]; . == ["apiserver-standin","default","haproxy-k8s-gen"])'
   check flake "checks: VM tests (both backends), crate tests, clippy, rustfmt, alejandra, deadnix" \
-    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables"]'
+    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables","vm-sni-passthrough"]'
   check flake "nixosModules.default, overlays.default, formatter = alejandra, devShells.default" \
     '(.nixosModules | index("default")) and .overlay == ["apiserver-standin","haproxy-k8s-gen"] and .formatter == "alejandra" and .devShells == ["default"]'
   check flake "each package builds its own crate (cargo --package)" \
