@@ -8,7 +8,9 @@
 #     a longer name) reach the apiserver;
 #   - a ClientHello sent in two TCP segments cut inside the SNI (the second only after the
 #     first is acknowledged) still reaches the ingress;
-#   - while five clients that send nothing are held open by HAProxy, everyone else is served.
+#   - while five clients that send nothing are held open by HAProxy, everyone else is served;
+#   - a client of a `sticky = "source"` backend lands on one worker every time; when that
+#     worker is killed, it is marked DOWN and its traffic, the sticky client's included, moves.
 # The stand-ins generate self-signed certificates whose subject is their `--name`, so the
 # subject tells who terminated the TLS.
 {
@@ -47,6 +49,19 @@
   };
 
   ingressNames = ["login.example.com" "*.apps.example.com"];
+  stickyName = "sticky.example.com";
+  workers = [
+    {
+      name = "worker-1";
+      address = workerIP;
+      port = 443;
+    }
+    {
+      name = "worker-2";
+      address = workerIP;
+      port = 4443;
+    }
+  ];
 
   # A TLS client whose ClientHello goes out in two TCP segments, cut inside the SNI (see the
   # script; tests/nix-eval.sh compiles it).
@@ -78,26 +93,25 @@ in
               hosts = ingressNames;
               backend = "ingress";
             }
+            {
+              hosts = [stickyName];
+              backend = "sticky";
+            }
           ];
           backends.ingress = {
-            nodes = [
-              {
-                name = "worker-1";
-                address = workerIP;
-                port = 443;
-              }
-              {
-                name = "worker-2";
-                address = workerIP;
-                port = 4443;
-              }
-            ];
+            nodes = workers;
             balance = "roundrobin";
             healthCheck = {
               type = "https";
               path = "/readyz";
               host = "login.example.com";
             };
+          };
+          backends.sticky = {
+            nodes = workers;
+            balance = "roundrobin";
+            healthCheck.type = "tls";
+            sticky = "source";
           };
         };
       };
@@ -113,8 +127,8 @@ in
         imports = [(address workerIP)];
         virtualisation.vlans = [1];
         networking.firewall.allowedTCPPorts = [443 4443];
-        systemd.services.ingress-1 = standinService "worker-1" 443 ingressNames;
-        systemd.services.ingress-2 = standinService "worker-2" 4443 ingressNames;
+        systemd.services.ingress-1 = standinService "worker-1" 443 (ingressNames ++ [stickyName]);
+        systemd.services.ingress-2 = standinService "worker-2" 4443 (ingressNames ++ [stickyName]);
       };
 
       client = {
@@ -199,5 +213,22 @@ in
           assert curl_version("login.example.com")[0] in WORKERS
           assert client.succeed(f"${splitHello} {ROUTER} login.example.com").strip() in WORKERS
           client.succeed("systemctl stop 'silent-*' || true")
+
+      with subtest("k: a sticky client stays on one worker, and moves when that worker dies"):
+          landed = {curl_version("${stickyName}")[0] for _ in range(10)}
+          assert len(landed) == 1, f"a sticky client spread over {landed}"
+          stuck = landed.pop()
+          other = (WORKERS - {stuck}).pop()
+          worker.succeed(f"systemctl kill --signal=SIGKILL ingress-{stuck[-1]}")
+          for backend in ["k8s-backend.ingress", "k8s-backend.sticky"]:
+              client.wait_until_succeeds(
+                  f"curl -sf '{STATS}/stats;csv' | awk -F, '$1 == \"{backend}\" && $2 == \"{stuck}\" {{ print $18 }}' | grep -q '^DOWN'",
+                  timeout=60,
+              )
+          for host in ["${stickyName}", "login.example.com"]:
+              for _ in range(4):
+                  node = curl_version(host)[0]
+                  assert node == other, f"{host} reached {node} after {stuck} died"
+          assert kubectl_node() == "k8s-master-1"
     '';
   }

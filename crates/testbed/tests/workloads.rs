@@ -33,13 +33,16 @@ const STANDIN: &str = env!("CARGO_BIN_EXE_testbed-standin");
 /// The port of seed 000: the API and the ingress share :443.
 const PORT: u16 = 443;
 const INGRESS_HOSTS: [&str; 2] = ["login.example.com", "*.apps.example.com"];
+/// Routed to the same workers through a second backend that sticks clients by address.
+const STICKY_HOST: &str = "sticky.example.com";
 
 fn label(test: &str, v: HaproxyVersion) -> String {
     format!("{test} (HAProxy {})", v.label())
 }
 
 /// n1 is the apiserver (testbed CA); n2 and n3 are workers running an "ingress" on :443 with
-/// a certificate from a CA of their own, for the ingress names only.
+/// a certificate from a CA of their own, for the ingress names only. Last, the worker a
+/// sticky client was kept on is killed: its traffic and that client move to the other one.
 fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
     let _lock = testbed::serial();
     let test = label("k: SNI passthrough beside the API", v);
@@ -56,9 +59,10 @@ fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
     let ingress_ca = TestCa::new("ingress CA (not the testbed's)").unwrap();
     let ingress_ca_path = tb.dir.join("ingress-ca.crt");
     std::fs::write(&ingress_ca_path, ingress_ca.cert_pem()).unwrap();
-    for i in [2, 3] {
-        start_ingress(&mut tb, &ingress_ca, i);
-    }
+    let ingress_pids: Vec<(String, u32)> = [2, 3]
+        .into_iter()
+        .map(|i| (format!("n{i}"), start_ingress(&mut tb, &ingress_ca, i)))
+        .collect();
 
     let router = tb.addrs.router();
     let mut input = ours_json(
@@ -68,30 +72,51 @@ fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
         &tb.admin_socket(),
     );
     input["frontendPort"] = json!(PORT);
-    input["sniRoutes"] = json!([{ "hosts": INGRESS_HOSTS, "backend": "ingress" }]);
-    input["backends"] = json!({ "ingress": {
-        "nodes": [
-            { "name": "n2", "address": tb.addrs.node(2).to_string(), "port": PORT },
-            { "name": "n3", "address": tb.addrs.node(3).to_string(), "port": PORT },
-        ],
-        "balance": "roundrobin",
-        // An HTTPS check with the ingress's own name (SNI and Host), as ingress controllers
-        // route by name.
-        "healthCheck": { "type": "https", "path": "/readyz", "host": "login.example.com", "interval": "1s" },
-    }});
+    input["sniRoutes"] = json!([
+        { "hosts": INGRESS_HOSTS, "backend": "ingress" },
+        { "hosts": [STICKY_HOST], "backend": "sticky" },
+    ]);
+    let workers = json!([
+        { "name": "n2", "address": tb.addrs.node(2).to_string(), "port": PORT },
+        { "name": "n3", "address": tb.addrs.node(3).to_string(), "port": PORT },
+    ]);
+    input["backends"] = json!({
+        "ingress": {
+            "nodes": workers,
+            "balance": "roundrobin",
+            // An HTTPS check with the ingress's own name (SNI and Host), as ingress
+            // controllers route by name.
+            "healthCheck": { "type": "https", "path": "/readyz", "host": "login.example.com", "interval": "1s" },
+        },
+        "sticky": {
+            "nodes": workers,
+            "balance": "roundrobin",
+            "healthCheck": { "type": "tls", "interval": "1s" },
+            "sticky": "source",
+        },
+    });
     let out = generate(&input).expect("generate");
     tb.start_haproxy(&out.haproxy_cfg).expect("start haproxy");
     tb.load_firewall(&out.firewall_nft).expect("load firewall");
-    // Servers start UP before their first check: wait for a passed check (L7OK: the HTTPS
-    // check with the ingress's name got its 200), not for the state.
-    for n in ["n1", "n2", "n3"] {
+    // Servers start UP before their first check: wait for a passed check (L7OK: an HTTPS
+    // check got its 200, with the ingress's name for the ingress; L6OK: a TLS handshake),
+    // not for the state.
+    let sock = tb.admin_socket();
+    for (backend, server, want) in [
+        ("k8s-nodes.default", "n1", "L7OK"),
+        ("k8s-backend.ingress", "n2", "L7OK"),
+        ("k8s-backend.ingress", "n3", "L7OK"),
+        ("k8s-backend.sticky", "n2", "L6OK"),
+        ("k8s-backend.sticky", "n3", "L6OK"),
+    ] {
         let passed = testbed::wait_for(LONG, Duration::from_millis(50), || {
-            (check_status(&tb.admin_socket(), n).as_deref() == Some("L7OK")).then_some(())
+            (server_field(&sock, backend, server, "check_status").as_deref() == Some(want))
+                .then_some(())
         });
         assert!(
             passed.is_some(),
-            "{n}'s check never passed: {:?}\n{}",
-            check_status(&tb.admin_socket(), n),
+            "{backend}/{server}'s check never passed: {:?}\n{}",
+            server_field(&sock, backend, server, "check_status"),
             out.haproxy_cfg
         );
     }
@@ -152,7 +177,6 @@ fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
     // hold up anyone else: while HAProxy counts them as open, every other client is served.
     let silent = testbed::sni::silent_connections(&tb.ns(Host::Client), frontend, 5)
         .expect("silent connections");
-    let sock = tb.admin_socket();
     testbed::wait_for(LONG, Duration::from_millis(20), || {
         (frontend_sessions(&sock) >= silent.len() as u64).then_some(())
     })
@@ -173,11 +197,39 @@ fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
         testbed::sni::split_hello_version(&tb.ns(Host::Client), frontend, &ca, "login.example.com")
             .unwrap();
     assert!(node == "n2" || node == "n3", "{node}");
-    eprintln!(
-        "k: kubectl by IP and by name → n1; ingress names (exact, wildcard, mixed case, split hello) → {seen:?} with the ingress's own certificate; unrouted names → n1; {} silent clients held nobody up",
-        silent.len()
-    );
     drop(silent);
+
+    // Stickiness by source: the same client lands on one worker every time (the plain
+    // roundrobin backend above alternated between both).
+    let ingress_ca_arg = path(&ingress_ca_path);
+    let stuck: std::collections::BTreeSet<String> = (0..10)
+        .map(|_| curl_version(&tb, STICKY_HOST, &["--cacert", &ingress_ca_arg]))
+        .collect();
+    assert_eq!(stuck.len(), 1, "a sticky client spread over {stuck:?}");
+    let stuck = stuck.into_iter().next().unwrap();
+    let other = if stuck == "n2" { "n3" } else { "n2" };
+
+    // The worker it sticks to dies: both backends mark it DOWN (waited for, at most `fall`
+    // failed checks), and its traffic, the sticky client included, moves to the other worker.
+    let (_, pid) = ingress_pids.iter().find(|(n, _)| *n == stuck).unwrap();
+    // SIGKILL: the worker dies without closing anything.
+    testbed::process::signal(*pid, libc::SIGKILL).unwrap();
+    for backend in ["k8s-backend.ingress", "k8s-backend.sticky"] {
+        let down = testbed::wait_for(LONG, Duration::from_millis(50), || {
+            server_field(&sock, backend, &stuck, "status").filter(|s| s.starts_with("DOWN"))
+        });
+        assert!(down.is_some(), "{backend}/{stuck} never DOWN");
+    }
+    for host in [STICKY_HOST, "login.example.com"] {
+        for _ in 0..4 {
+            let node = curl_version(&tb, host, &["--cacert", &ingress_ca_arg]);
+            assert_eq!(node, other, "{host} after {stuck} died");
+        }
+    }
+    assert_eq!(kubectl_version(&tb, &[]), "n1");
+    eprintln!(
+        "k: kubectl by IP and by name → n1; ingress names (exact, wildcard, mixed case, split hello) → {seen:?} with the ingress's own certificate; unrouted names → n1; 5 silent clients held nobody up; sticky client on {stuck}, moved to {other} when {stuck} died"
+    );
 }
 
 fn path(p: &Path) -> String {
@@ -185,10 +237,14 @@ fn path(p: &Path) -> String {
 }
 
 /// A stand-in on worker `i`'s :443, with a certificate for the ingress names only, issued by
-/// `ca`; waits until it listens.
-fn start_ingress(tb: &mut Testbed, ca: &TestCa, i: usize) {
+/// `ca`; waits until it listens and returns its pid.
+fn start_ingress(tb: &mut Testbed, ca: &TestCa, i: usize) -> u32 {
     let name = format!("n{i}");
-    let sans: Vec<String> = INGRESS_HOSTS.iter().map(|h| h.to_string()).collect();
+    let sans: Vec<String> = INGRESS_HOSTS
+        .iter()
+        .chain(&[STICKY_HOST])
+        .map(|h| h.to_string())
+        .collect();
     let issued = ca.issue(&format!("ingress on {name}"), &sans).unwrap();
     let cert = tb.dir.join(format!("ingress-{name}.crt"));
     let key = tb.dir.join(format!("ingress-{name}.key"));
@@ -213,7 +269,8 @@ fn start_ingress(tb: &mut Testbed, ca: &TestCa, i: usize) {
         .map(String::from),
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    tb.spawn_other(Host::Node(i), &args, &format!("ingress-{name}.log"))
+    let pid = tb
+        .spawn_other(Host::Node(i), &args, &format!("ingress-{name}.log"))
         .unwrap();
     testbed::wait_for(LONG, Duration::from_millis(20), || {
         std::fs::read_to_string(&ready)
@@ -221,6 +278,7 @@ fn start_ingress(tb: &mut Testbed, ca: &TestCa, i: usize) {
             .filter(|s| s.ends_with('\n'))
     })
     .unwrap_or_else(|| panic!("ingress on {name} never listened"));
+    pid
 }
 
 /// `kubectl get --raw /version` through the router's :443, verified with the testbed CA;
@@ -277,12 +335,16 @@ fn curl_version(tb: &Testbed, host: &str, extra: &[&str]) -> String {
     version["node"].as_str().unwrap().to_string()
 }
 
-/// The last check result of server `name` (`L7OK`, `L6RSP`, …).
-fn check_status(sock: &Path, name: &str) -> Option<String> {
-    let rows = stats::show_stat(sock).ok()?;
-    stats::servers(&rows)
-        .get(name)?
-        .get("check_status")
+/// One stats field (`status`, `check_status`, …) of server `server` in proxy `backend`.
+fn server_field(sock: &Path, backend: &str, server: &str, field: &str) -> Option<String> {
+    stats::show_stat(sock)
+        .ok()?
+        .into_iter()
+        .find(|row| {
+            row.get("pxname").map(String::as_str) == Some(backend)
+                && row.get("svname").map(String::as_str) == Some(server)
+        })?
+        .get(field)
         .cloned()
 }
 
