@@ -113,3 +113,35 @@ fn unacknowledged(tcp: &TcpStream) -> Option<u32> {
     };
     (rc == 0).then_some(info.tcpi_unacked)
 }
+
+/// From namespace `ns`: `n` sequential `GET /version`, each on a fresh TLS connection (so each
+/// sends a ClientHello HAProxy inspects), through `client` (whose server name is the SNI).
+/// Returns each request's latency and the wall time of the whole run (a benchmark figure, not
+/// an assertion).
+pub fn fresh_connection_run(
+    ns: &str,
+    client: apiserver_standin::client::Client,
+    addr: SocketAddr,
+    n: usize,
+) -> Result<(Vec<Duration>, Duration)> {
+    in_netns(ns, move || async move {
+        let mut latencies = Vec::with_capacity(n);
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let began = std::time::Instant::now();
+            let reply = client
+                .get(
+                    addr,
+                    "/version",
+                    apiserver_standin::client::Proto::H1,
+                    Duration::from_secs(10),
+                )
+                .await?;
+            if reply.status != 200 {
+                bail!("status {}", reply.status);
+            }
+            latencies.push(began.elapsed());
+        }
+        Ok((latencies, start.elapsed()))
+    })
+}
