@@ -17,6 +17,7 @@
 
   cfg = config.services.haproxy-k8s;
   prefix = "services.haproxy-k8s";
+  workloads = import ./workloads.nix {inherit lib prefix;};
 
   # Validation of names, addresses, durations and paths is the generator's job: it reports
   # every problem at once, each with its option path. The types here catch what Nix itself
@@ -109,6 +110,7 @@
       bindAddress = bindAddressOption;
       controlPlaneNodes = nodesOption;
       allowedSources = allowedSourcesOption;
+      sniRoutes = workloads.sniRoutesOption "this cluster's API frontend";
     };
   };
 
@@ -124,6 +126,7 @@
   clusterJSON = c: {
     inherit (c) frontendPort bindAddress allowedSources;
     controlPlaneNodes = map nodeJSON c.controlPlaneNodes;
+    sniRoutes = map workloads.routeJSON c.sniRoutes;
   };
   # A top-level value reaches the generator when something reads it or the user set it: the
   # generator refuses a set value nothing reads (a top-level allowedSources beside `clusters`
@@ -132,6 +135,7 @@
   readByGenerator = {
     frontendPort = shorthandActive;
     allowedSources = shorthandActive;
+    sniRoutes = shorthandActive;
     bindAddress = shorthandActive || (cfg.stats.enable && cfg.stats.bindAddress == null);
     statsPort = cfg.stats.enable;
   };
@@ -151,6 +155,8 @@
     resolvers = {inherit (cfg.resolvers) nameservers hold;};
     firewall = {inherit (cfg.firewall) interface;};
     extraConfig = {inherit (cfg.extraConfig) global defaults frontend backend stats;};
+    backends = lib.mapAttrs (_: workloads.backendJSON) cfg.backends;
+    sniRoutes = map workloads.routeJSON cfg.sniRoutes;
   };
 
   # The checker runs on the build platform; with a native build that is the configured
@@ -607,6 +613,11 @@ in {
         '';
       });
 
+    # ---- workload traffic beside the API (nix/workloads.nix) ------------------------------
+    backends = workloads.backendsOption;
+
+    sniRoutes = workloads.sniRoutesOption "the top-level (`default`) cluster's API frontend";
+
     # ---- NixOS integration ---------------------------------------------------------------
     package = lib.mkPackageOption pkgs "haproxy" {};
 
@@ -694,7 +705,8 @@ in {
           lib.concatMapStringsSep ", " (b: "${toString b.port}/tcp") binds
         } in firewalld yourself."
         ++ map (path: "${path} is empty: that cluster has no kube-apiserver to forward to, so its API frontend closes every connection it accepts; list the control-plane nodes there.")
-        emptyNodeLists;
+        emptyNodeLists
+        ++ workloads.emptyBackendWarnings cfg.backends;
 
       # Stable paths: a changed configuration or package changes these links and the reload
       # triggers below, never the unit's [Service] section (see runDir above).

@@ -411,6 +411,40 @@ else
   fail "multi-cluster did not build: the firewall derivation tests did not run"
 fi
 
+# Seed 000: the module builds exactly the haproxy.cfg of examples/seed-000.json.
+if expect_ok $cases/seed-000.nix; then
+  n=seed-000
+  contains $n "login.example.com is routed to the ingress, unterminated" haproxy.cfg \
+    '^ *use_backend k8s-backend\.k8s-server if \{ req\.ssl_sni,lower -m str login\.example\.com \}'
+  if "$gen_bin" generate examples/seed-000.json >"$tmp/seed-000.example.cfg" 2>"$tmp/seed-000.example.err" &&
+    cmp -s "$tmp/seed-000.example.cfg" "$tmp/$n.out/haproxy.cfg"; then
+    pass "$n: the module's haproxy.cfg equals the one examples/seed-000.json generates"
+  else
+    fail "$n: the module's haproxy.cfg differs from examples/seed-000.json's:"
+    diff "$tmp/seed-000.example.cfg" "$tmp/$n.out/haproxy.cfg" | head -n 20 | sed 's/^/       /' || true
+    cat "$tmp/seed-000.example.err"
+  fi
+  check $n "port 443: CAP_NET_BIND_SERVICE" '.service.serviceConfig.AmbientCapabilities == "CAP_NET_BIND_SERVICE"'
+  firewall_load $n
+fi
+
+if expect_ok $cases/workloads-clusters.nix; then
+  n=workloads-clusters
+  check $n "routes and backends reach the generator field for field" \
+    '.generatorInput | fromjson | .clusters.edge.sniRoutes == [{"hosts": ["login.example.com", "*.edge.example.com"], "backend": "ingress"}]
+     and .sniRoutes == [{"hosts": ["*.apps.example.com"], "backend": "spare"}]
+     and .backends.ingress.healthCheck == {"type": "https", "path": "/healthz", "expectStatus": 200, "host": "login.example.com", "interval": "2s", "fall": 3, "rise": 2}
+     and .backends.ingress.sticky == "source" and .backends.ingress.nodes[1] == {"name": "w2", "address": "worker-2.k8s.internal", "port": 443, "weight": 2, "backup": false}
+     and .backends.spare == {"nodes": [], "balance": "leastconn", "sticky": "none", "healthCheck": {"type": "tcp", "path": null, "expectStatus": null, "host": null, "interval": "2s", "fall": 3, "rise": 2}}'
+  contains $n "the edge frontend routes its wildcard" haproxy.cfg 'use_backend k8s-backend\.ingress if \{ req\.ssl_sni,lower -m reg \^\[\^\.\]\+\[\.\]edge\[\.\]example\[\.\]com\$ \}'
+  contains $n "sticky source: a stick table on the client address" haproxy.cfg '^ *stick on src'
+  contains $n "https check with the ingress name as SNI and Host" haproxy.cfg 'http-check connect ssl sni login\.example\.com'
+  check $n "a backend without nodes is a NixOS warning naming it" \
+    '.warnings | any(test("^services\\.haproxy-k8s\\.backends\\.spare\\.nodes is empty"))'
+  contains $n "firewall: 8443 opened for both families of ::" firewall.nft 'meta nfproto ipv6 tcp dport 8443 accept'
+  firewall_load $n
+fi
+
 if expect_ok $cases/privileged-port.nix; then
   n=privileged-port
   check $n "CAP_NET_BIND_SERVICE for port 443" \
@@ -483,6 +517,12 @@ expect_build_error $cases/bad-extra-config.nix "extraConfig HAProxy rejects (hap
   "haproxy -c -dW rejected" "balance only supports"
 expect_build_error $cases/bad-duration.nix "bad duration" \
   "services\.haproxy-k8s\.timeouts\.tunnel"
+expect_build_error $cases/bad-sni-routes.nix "SNI route errors, all at once" \
+  "services\.haproxy-k8s\.sniRoutes\.0\.backend: \"ingres\" is not a backend; did you mean .ingress.\?" \
+  "services\.haproxy-k8s\.sniRoutes\.0\.hosts\.1: .* is already routed by services\.haproxy-k8s\.sniRoutes\.0\.hosts\.0" \
+  "services\.haproxy-k8s\.sniRoutes\.0\.hosts\.2: .*only a leading"
+expect_eval_error $cases/bad-backend-node-port.nix "workload node without a port" \
+  "services\.haproxy-k8s\.backends\.ingress\.nodes.*\.port. (is used but not defined|was accessed but has no value defined)"
 expect_build_error $cases/bad-unused-top-level.nix "top-level allowedSources nothing reads (issue 8)" \
   "services\.haproxy-k8s\.allowedSources: is set, but nothing reads it"
 
@@ -498,12 +538,23 @@ for backend in nftables iptables; do
   fi
 done
 
+if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr test sni-passthrough \
+  >"$tmp/vm-sni.json" 2>"$tmp/vm-sni.err" &&
+  jq -r .testScript "$tmp/vm-sni.json" >"$tmp/vm-sni.py" &&
+  python3 -m py_compile "$tmp/vm-sni.py" 2>>"$tmp/vm-sni.err" &&
+  python3 -c 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)' \
+    nix/tests/split-hello.py "$tmp/split-hello.pyc" 2>>"$tmp/vm-sni.err"; then
+  pass "VM test sni-passthrough: nodes $(jq -c .nodes "$tmp/vm-sni.json"), test script and split-hello.py compile"
+else
+  fail "VM test sni-passthrough: $(cat "$tmp/vm-sni.err")"
+fi
+
 # ---- the flake's outputs evaluate (stub nixpkgs; nothing is built) ------------------------
 if nix-instantiate --eval --strict --json nix/tests/eval/flake-outputs.nix >"$tmp/flake.json" 2>"$tmp/flake.err"; then
   check flake "packages default/haproxy-k8s-gen/apiserver-standin for x86_64 and aarch64" \
     '.packages | keys == ["aarch64-linux","x86_64-linux"] and all(.[]; . == ["apiserver-standin","default","haproxy-k8s-gen"])'
   check flake "checks: VM tests (both backends), crate tests, clippy, rustfmt, alejandra, deadnix" \
-    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables"]'
+    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables","vm-sni-passthrough"]'
   check flake "nixosModules.default, overlays.default, formatter = alejandra, devShells.default" \
     '(.nixosModules | index("default")) and .overlay == ["apiserver-standin","haproxy-k8s-gen"] and .formatter == "alejandra" and .devShells == ["default"]'
   check flake "each package builds its own crate (cargo --package)" \

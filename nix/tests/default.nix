@@ -1,4 +1,5 @@
-# The NixOS VM tests, one per firewall backend: `nix flake check` runs both.
+# The NixOS VM tests: the control plane once per firewall backend, and SNI passthrough
+# (seed 000). `nix flake check` runs them all.
 {
   pkgs,
   self,
@@ -10,5 +11,10 @@
   vm-iptables = import ./control-plane.nix {
     inherit pkgs self;
     firewallBackend = "iptables";
+  };
+  # Seed 000 (SNI passthrough beside the API); the firewall backend does not matter to it.
+  vm-sni-passthrough = import ./sni-passthrough.nix {
+    inherit pkgs self;
+    firewallBackend = "nftables";
   };
 }

@@ -74,6 +74,13 @@ pub struct Input {
     pub firewall: Firewall,
     #[serde(default)]
     pub extra_config: ExtraConfig,
+    /// Workload backends (NodePorts, ingress controllers), by name; see [`Backend`].
+    #[serde(default)]
+    pub backends: BTreeMap<String, Backend>,
+    /// SNI passthrough routes of the top-level (shorthand) cluster's API frontend. `None` when
+    /// absent, so a value that no cluster reads can be refused.
+    #[serde(default)]
+    pub sni_routes: Option<Vec<SniRoute>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +108,10 @@ pub struct Cluster {
     pub control_plane_nodes: Vec<Node>,
     #[serde(default)]
     pub allowed_sources: Vec<String>,
+    /// TLS connections whose SNI names one of these hosts go, unterminated, to a workload
+    /// backend instead of the apiservers (seed 000).
+    #[serde(default)]
+    pub sni_routes: Vec<SniRoute>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +231,78 @@ pub struct ExtraConfig {
     pub stats: String,
 }
 
+/// A workload backend: the nodes of a NodePort or ingress controller.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Backend {
+    /// May be empty (a warning): a backend being set up before its nodes exist.
+    #[serde(default)]
+    pub nodes: Vec<BackendNode>,
+    /// leastconn: passthrough TLS and HTTP/2 keep connections open, as on the API.
+    #[serde(default = "default_balance")]
+    pub balance: String,
+    #[serde(default)]
+    pub health_check: BackendHealthCheck,
+    /// none: stickiness is opt-in; `source` keeps a client on one node (stick table on its
+    /// address), `cookie` is HTTP-only.
+    #[serde(default = "default_sticky")]
+    pub sticky: String,
+    /// HTTP-only options, accepted in the model so that setting them gets a clear refusal
+    /// until HTTP routing exists, instead of "unknown option".
+    #[serde(default)]
+    pub cookie_name: Option<String>,
+    #[serde(default)]
+    pub tls: Option<bool>,
+    #[serde(default)]
+    pub ca_file: Option<String>,
+}
+
+/// Like an API node, but a workload has no conventional port: `port` is required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackendNode {
+    pub name: String,
+    pub address: String,
+    pub port: i64,
+    #[serde(default = "default_weight")]
+    pub weight: i64,
+    #[serde(default)]
+    pub backup: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BackendHealthCheck {
+    /// tcp: the only check every workload answers; `tls`, `http` and `https` are opt-in.
+    #[serde(default = "default_backend_check_type", rename = "type")]
+    pub kind: String,
+    /// `http`/`https` only; null means `/`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `http`/`https` only; null means HAProxy's default: any 2xx or 3xx.
+    #[serde(default)]
+    pub expect_status: Option<i64>,
+    /// `http`/`https` only: the Host header (and, for `https`, the SNI) of the check, for
+    /// ingress controllers that route by name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// 2s / 3 / 2: the same as the API's defaults.
+    #[serde(default = "default_check_interval")]
+    pub interval: String,
+    #[serde(default = "default_fall")]
+    pub fall: i64,
+    #[serde(default = "default_rise")]
+    pub rise: i64,
+}
+
+/// Hosts (exact names or `*.` + one label) whose TLS connections go to `backend`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SniRoute {
+    pub hosts: Vec<String>,
+    pub backend: String,
+}
+
 macro_rules! default_via_serde {
     ($($ty:ident),*) => {$(
         impl Default for $ty {
@@ -229,7 +312,15 @@ macro_rules! default_via_serde {
         }
     )*};
 }
-default_via_serde!(Cluster, Stats, HealthCheck, Timeouts, Log, Resolvers);
+default_via_serde!(
+    Cluster,
+    Stats,
+    HealthCheck,
+    Timeouts,
+    Log,
+    Resolvers,
+    BackendHealthCheck
+);
 
 impl Input {
     /// The top-level shorthand fields as a [`Cluster`], defaults filled in, so one code path
@@ -244,6 +335,7 @@ impl Input {
                 .allowed_sources
                 .clone()
                 .unwrap_or(defaults.allowed_sources),
+            sni_routes: self.sni_routes.clone().unwrap_or(defaults.sni_routes),
         }
     }
 
@@ -310,6 +402,12 @@ fn default_stats_uri() -> String {
 }
 fn default_stats_refresh() -> String {
     "10s".into()
+}
+fn default_sticky() -> String {
+    "none".into()
+}
+fn default_backend_check_type() -> String {
+    "tcp".into()
 }
 fn default_check_type() -> String {
     "https".into()

@@ -10,6 +10,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod workloads;
+pub(crate) use workloads::*;
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub(crate) clusters: Vec<ClusterPlan>,
@@ -28,6 +31,7 @@ pub struct Plan {
     pub(crate) resolvers: Option<ResolversPlan>,
     pub(crate) firewall_interface: Option<String>,
     pub(crate) extra: ExtraPlan,
+    pub(crate) backends: Vec<BackendPlan>,
     pub(crate) warnings: Vec<Warning>,
 }
 
@@ -48,6 +52,8 @@ pub(crate) struct ClusterPlan {
     pub(crate) allowed_sources: Vec<IpNet>,
     /// Full option path of the port, quoted in firewall comments.
     pub(crate) port_option: String,
+    /// In input order; exact names are unique and checked before wildcards.
+    pub(crate) sni_routes: Vec<SniRoutePlan>,
 }
 
 /// Canonical (validation maps `::0` to `::`, `0.0.0.0` to `*`, `::ffff:a.b.c.d` to IPv4).

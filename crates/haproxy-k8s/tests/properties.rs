@@ -89,6 +89,7 @@ fn option_sets_are_refused_or_do_what_they_say() {
     let accepted = Cell::new(0usize);
     let refused = Cell::new(0usize);
     let canonicalised = Cell::new(0usize);
+    let routed = Cell::new(0usize);
     let mut runner = proptest::test_runner::TestRunner::new(cases(300));
     let result = runner.run(&generator::option_set(), |input| {
         let json = input.to_string();
@@ -102,6 +103,9 @@ fn option_sets_are_refused_or_do_what_they_say() {
                     panic!("accepted although it holds {bad}: {input}");
                 }
                 let out = haproxy_k8s::render(&plan);
+                if out.haproxy_cfg.contains("use_backend k8s-backend.") {
+                    routed.set(routed.get() + 1);
+                }
                 // What `--haproxy-check` checks: nameservers off loopback are replaced by a
                 // loopback placeholder (HAProxy connects to them while parsing, and the Nix
                 // build sandbox, where this test also runs, has no route).
@@ -135,8 +139,14 @@ fn option_sets_are_refused_or_do_what_they_say() {
     // Written past the test harness's capture, so every run shows it.
     let _ = writeln!(
         std::io::stderr(),
-        "properties: {total} random option sets: {accepted} accepted (each checked by haproxy -c -dW and against the firewall; {} of them with spellings to canonicalise), {refused} refused",
-        canonicalised.get()
+        "properties: {total} random option sets: {accepted} accepted (each checked by haproxy -c -dW and against the firewall; {} of them with spellings to canonicalise), {refused} refused; {} accepted with SNI routes to workload backends",
+        canonicalised.get(),
+        routed.get()
+    );
+    assert!(
+        routed.get() * 5 >= accepted,
+        "only {} of {accepted} accepted sets route workloads by SNI",
+        routed.get()
     );
     assert!(
         accepted * 5 >= total,
@@ -240,6 +250,20 @@ const STRING_FIELDS: &[&str] = &[
     "/resolvers/hold",
     "/firewall/interface",
     "/clusters/<key>",
+    "/sniRoutes/0/hosts/0",
+    "/sniRoutes/0/hosts/1",
+    "/sniRoutes/0/backend",
+    "/backends/<key>",
+    "/backends/ingress/nodes/0/name",
+    "/backends/ingress/nodes/0/address",
+    "/backends/ingress/balance",
+    "/backends/ingress/sticky",
+    "/backends/ingress/cookieName",
+    "/backends/ingress/caFile",
+    "/backends/ingress/healthCheck/type",
+    "/backends/ingress/healthCheck/path",
+    "/backends/ingress/healthCheck/host",
+    "/backends/ingress/healthCheck/interval",
 ];
 
 fn base_option_set() -> Value {
@@ -260,6 +284,11 @@ fn base_option_set() -> Value {
         "log": {"target": "/dev/log", "facility": "local0", "level": "info"},
         "resolvers": {"nameservers": ["10.0.0.53"], "hold": "10s"},
         "firewall": {"interface": "eth0"},
+        "sniRoutes": [{"hosts": ["login.example.com", "*.apps.example.com"], "backend": "ingress"}],
+        "backends": {"ingress": {
+            "nodes": [{"name": "w1", "address": "w1.example", "port": 443}],
+            "balance": "leastconn", "sticky": "source", "cookieName": null, "caFile": null,
+            "healthCheck": {"type": "https", "path": "/healthz", "host": "login.example.com", "interval": "2s"}}},
     })
 }
 
@@ -294,6 +323,11 @@ proptest! {
         let mut input = base_option_set();
         if field == "/clusters/<key>" {
             input["clusters"] = json!({ value.clone(): {"frontendPort": 7443} });
+        } else if field == "/backends/<key>" {
+            // Renamed where it is defined and where it is used.
+            let backend = input["backends"]["ingress"].clone();
+            input["backends"] = json!({ value.clone(): backend });
+            input["sniRoutes"][0]["backend"] = Value::from(value.clone());
         } else {
             *input.pointer_mut(field).expect("field exists in the base set") = Value::from(value.clone());
         }
@@ -372,6 +406,7 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 "option",
                 "bind",
                 "tcp-request",
+                "use_backend",
                 "default_backend",
                 "no",
                 "http-request",
@@ -384,6 +419,8 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 "option",
                 "http-check",
                 "tcp-check",
+                "stick-table",
+                "stick",
                 "server",
                 "#",
             ],

@@ -109,6 +109,79 @@ fn kitchen_sink() {
     insta::assert_snapshot!("kitchen_sink_firewall_iptables", out.firewall_iptables);
 }
 
+/// Seed 000: the API and an ingress on one :443, the ingress chosen by SNI, unterminated.
+#[test]
+fn seed_000() {
+    let out = outputs(&example("seed-000.json"));
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("seed_000_haproxy_cfg", out.haproxy_cfg);
+    insta::assert_snapshot!("seed_000_firewall_nft", out.firewall_nft);
+}
+
+/// Every workload option: wildcards beside exact names (exact first), per-cluster routes on
+/// a dual-stack listener, each check type, stickiness by source, hostname and IPv6 nodes.
+const WORKLOADS: &str = r#"{
+  "controlPlaneNodes": [{ "name": "cp-1", "address": "10.0.0.11" }],
+  "frontendPort": 443,
+  "sniRoutes": [
+    { "hosts": ["*.apps.example.com", "Login.Example.com"], "backend": "ingress" },
+    { "hosts": ["db.example.com"], "backend": "db" }
+  ],
+  "clusters": {
+    "edge": {
+      "bindAddress": "::",
+      "frontendPort": 7443,
+      "controlPlaneNodes": [{ "name": "edge-1", "address": "fd00::11" }],
+      "sniRoutes": [{ "hosts": ["*.edge.example.com", "edge.example.com"], "backend": "edge-web" }]
+    }
+  },
+  "backends": {
+    "ingress": {
+      "nodes": [
+        { "name": "w1", "address": "10.0.1.1", "port": 443 },
+        { "name": "w2", "address": "worker-2.k8s.internal", "port": 443, "weight": 20 },
+        { "name": "w3", "address": "fd00::1:3", "port": 443, "backup": true }
+      ],
+      "healthCheck": { "type": "https", "path": "/healthz", "expectStatus": 200, "host": "login.example.com", "interval": "5s", "fall": 2, "rise": 1 },
+      "sticky": "source"
+    },
+    "db": {
+      "nodes": [{ "name": "db1", "address": "10.0.2.1", "port": 30432 }],
+      "healthCheck": { "type": "tls" },
+      "balance": "source"
+    },
+    "edge-web": {
+      "nodes": [{ "name": "e1", "address": "10.0.3.1", "port": 30080 }],
+      "healthCheck": { "type": "http" },
+      "balance": "roundrobin"
+    }
+  },
+  "resolvers": { "nameservers": ["10.0.0.53"] }
+}"#;
+
+#[test]
+fn workloads() {
+    let out = outputs(WORKLOADS);
+    assert_haproxy_accepts(&out.haproxy_cfg);
+    insta::assert_snapshot!("workloads_haproxy_cfg", out.haproxy_cfg);
+    // Same listeners as without workloads: the firewall opens nothing more.
+    let without: serde_json::Value = {
+        let mut json: serde_json::Value = serde_json::from_str(WORKLOADS).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("sniRoutes");
+        object.remove("backends");
+        object["clusters"]["edge"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sniRoutes");
+        json
+    };
+    assert_eq!(
+        out.firewall_json,
+        outputs(&without.to_string()).firewall_json
+    );
+}
+
 #[test]
 fn tcp_check_has_no_tls_settings() {
     let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}], "healthCheck": {"type": "tcp"}}"#;
@@ -127,7 +200,9 @@ fn output_is_deterministic() {
         example("seed-004.json"),
         example("multi-cluster.json"),
         example("dual-stack.json"),
+        example("seed-000.json"),
         KITCHEN_SINK.into(),
+        WORKLOADS.into(),
     ] {
         assert_eq!(outputs(&json), outputs(&json));
     }

@@ -23,6 +23,7 @@ pub mod load;
 pub mod nodes;
 pub mod probe;
 pub mod process;
+pub mod sni;
 pub mod stats;
 pub mod topology;
 

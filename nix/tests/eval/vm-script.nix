@@ -1,7 +1,11 @@
 # The VM test's Python test script, rendered without nixpkgs (stub pkgs), so that the runner
 # can at least compile it: the VM test itself needs KVM and a binary cache.
 #   nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend nftables
-{backend ? "nftables"}: let
+#   (--argstr test sni-passthrough for nix/tests/sni-passthrough.nix)
+{
+  backend ? "nftables",
+  test ? "control-plane",
+}: let
   lib = import <nixpkgs/lib>;
   drv = name: {
     type = "derivation";
@@ -13,6 +17,7 @@
     lib.genAttrs ["socat" "coreutils" "curl" "jq" "kubectl" "nftables"] drv
     // {
       inherit lib;
+      writers.writePython3 = name: _: _: drv name;
       stdenv.hostPlatform.system = "x86_64-linux";
       testers.runNixOSTest = test: {
         inherit (test) name testScript;
@@ -24,7 +29,7 @@
     nixosModules.default = ../../module.nix;
   };
 in
-  import ../control-plane.nix {
+  import (../. + "/${test}.nix") {
     inherit pkgs self;
     firewallBackend = backend;
   }

@@ -10,7 +10,7 @@ use std::fmt::Write;
 pub const STATS_USER_VARIABLE: &str = "HAPROXY_K8S_STATS_USER";
 pub const STATS_PASSWORD_VARIABLE: &str = "HAPROXY_K8S_STATS_PASSWORD";
 
-const RESOLVERS_NAME: &str = "k8s-dns";
+pub(super) const RESOLVERS_NAME: &str = "k8s-dns";
 const STATS_USERLIST: &str = "k8s-stats-users";
 const STATS_FRONTEND: &str = "k8s-stats";
 
@@ -37,6 +37,7 @@ pub(crate) fn render(plan: &Plan) -> String {
         frontend(&mut out, plan, cluster);
         backend(&mut out, plan, cluster);
     }
+    super::workloads::backends(&mut out, plan);
     if let Some(stats) = &plan.stats {
         stats_frontend(&mut out, plan, stats);
     }
@@ -44,13 +45,13 @@ pub(crate) fn render(plan: &Plan) -> String {
 }
 
 /// Appends one indented directive line.
-fn line(out: &mut String, text: impl AsRef<str>) {
+pub(super) fn line(out: &mut String, text: impl AsRef<str>) {
     out.push_str("    ");
     out.push_str(text.as_ref());
     out.push('\n');
 }
 
-fn section(out: &mut String, header: impl AsRef<str>) {
+pub(super) fn section(out: &mut String, header: impl AsRef<str>) {
     out.push('\n');
     out.push_str(header.as_ref());
     out.push('\n');
@@ -154,6 +155,7 @@ fn frontend(out: &mut String, plan: &Plan, cluster: &ClusterPlan) {
             ),
         );
     }
+    super::workloads::sni_rules(out, cluster);
     line(
         out,
         format!("default_backend {}", backend_name(&cluster.name)),
@@ -321,7 +323,7 @@ fn bind(listener: &Listener) -> String {
     }
 }
 
-fn endpoint(node: &NodePlan) -> String {
+pub(super) fn endpoint(node: &NodePlan) -> String {
     match &node.address {
         NodeAddress::Ip(ip) if ip.is_ipv6() => format!("[{ip}]:{}", node.port),
         NodeAddress::Ip(ip) => format!("{ip}:{}", node.port),

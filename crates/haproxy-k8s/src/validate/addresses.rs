@@ -85,7 +85,7 @@ pub(crate) fn node_address(value: &str) -> Result<NodeAddress, String> {
 
 /// RFC 1123 hostnames: labels of `[A-Za-z0-9-]`, 1–63 long, no leading/trailing `-`.
 /// Returned in lower case without the final dot: DNS names compare that way.
-fn hostname(value: &str) -> Result<String, String> {
+pub(crate) fn hostname(value: &str) -> Result<String, String> {
     let trimmed = value.strip_suffix('.').unwrap_or(value);
     if trimmed.is_empty() || trimmed.len() > 253 {
         return Err("a hostname has 1–253 characters".into());

@@ -16,7 +16,13 @@ pub const SHORTHAND_CLUSTER: &str = "default";
 pub(super) fn clusters(input: &Input, report: &mut Report) -> Checked<Vec<ClusterPlan>> {
     let mut plans = Vec::new();
     if shorthand_exists(input) {
-        plans.push(cluster(SHORTHAND_CLUSTER, "", &input.shorthand(), report));
+        plans.push(cluster(
+            SHORTHAND_CLUSTER,
+            "",
+            &input.shorthand(),
+            input,
+            report,
+        ));
     } else {
         refuse_unused_shorthand_values(input, report);
     }
@@ -30,7 +36,7 @@ pub(super) fn clusters(input: &Input, report: &mut Report) -> Checked<Vec<Cluste
         } else {
             report.check(&base, fields::name(name, false)).map(drop)
         };
-        let plan = cluster(name, &format!("{base}."), spec, report);
+        let plan = cluster(name, &format!("{base}."), spec, input, report);
         plans.push(valid_name.and(plan));
     }
     all(plans)
@@ -38,7 +44,7 @@ pub(super) fn clusters(input: &Input, report: &mut Report) -> Checked<Vec<Cluste
 
 /// The top-level fields form a cluster when they carry nodes, or when nothing else does
 /// (seed 004's module example, with every node commented out, must still build).
-fn shorthand_exists(input: &Input) -> bool {
+pub(super) fn shorthand_exists(input: &Input) -> bool {
     !input.control_plane_nodes.is_empty() || input.clusters.is_empty()
 }
 
@@ -59,6 +65,17 @@ fn refuse_unused_shorthand_values(input: &Input, report: &mut Report) {
             format!("{NO_SHORTHAND}, so it would restrict no listener; set clusters.<name>.allowedSources instead"),
         );
     }
+    // An empty list routes nothing, so only a non-empty one is lost.
+    if input
+        .sni_routes
+        .as_ref()
+        .is_some_and(|routes| !routes.is_empty())
+    {
+        report.error(
+            "sniRoutes",
+            format!("{NO_SHORTHAND}, so no listener would route by it; set clusters.<name>.sniRoutes instead"),
+        );
+    }
     let stats_reads_it = input.stats.enable && input.stats.bind_address.is_none();
     if input.bind_address.is_some() && !stats_reads_it {
         report.error(
@@ -69,7 +86,13 @@ fn refuse_unused_shorthand_values(input: &Input, report: &mut Report) {
 }
 
 /// One cluster; `prefix` is `""` for the shorthand and `clusters.<name>.` otherwise.
-fn cluster(name: &str, prefix: &str, spec: &Cluster, report: &mut Report) -> Checked<ClusterPlan> {
+fn cluster(
+    name: &str,
+    prefix: &str,
+    spec: &Cluster,
+    input: &Input,
+    report: &mut Report,
+) -> Checked<ClusterPlan> {
     let address = report.check(
         &format!("{prefix}bindAddress"),
         addresses::bind_address(&spec.bind_address),
@@ -82,7 +105,8 @@ fn cluster(name: &str, prefix: &str, spec: &Cluster, report: &mut Report) -> Che
         report,
     );
     let nodes_path = format!("{prefix}controlPlaneNodes");
-    let nodes = nodes(&nodes_path, &spec.control_plane_nodes, report);
+    let nodes = nodes(&nodes_path, &spec.control_plane_nodes, "cluster", report);
+    let sni_routes = super::sni::routes(prefix, &spec.sni_routes, input, report);
     if spec.control_plane_nodes.is_empty() {
         report.warn(
             &nodes_path,
@@ -98,10 +122,17 @@ fn cluster(name: &str, prefix: &str, spec: &Cluster, report: &mut Report) -> Che
         nodes: nodes?,
         allowed_sources: sources?,
         port_option: report.paths().join(&port_path),
+        sni_routes: sni_routes?,
     })
 }
 
-fn nodes(base: &str, nodes: &[Node], report: &mut Report) -> Checked<Vec<NodePlan>> {
+/// The nodes of a cluster or (`owner` = "backend") of a workload backend.
+pub(super) fn nodes(
+    base: &str,
+    nodes: &[Node],
+    owner: &str,
+    report: &mut Report,
+) -> Checked<Vec<NodePlan>> {
     let mut names = HashSet::new();
     let mut endpoints = HashSet::new();
     let plans = nodes
@@ -114,7 +145,7 @@ fn nodes(base: &str, nodes: &[Node], report: &mut Report) -> Checked<Vec<NodePla
                 report.error(
                     &format!("{at}.name"),
                     format!(
-                        "{} is used by another node of this cluster: node names must be unique",
+                        "{} is used by another node of this {owner}: node names must be unique",
                         show(&node.name)
                     ),
                 );
@@ -134,7 +165,7 @@ fn nodes(base: &str, nodes: &[Node], report: &mut Report) -> Checked<Vec<NodePla
                     report.error(
                         &format!("{at}.address"),
                         format!(
-                            "{}:{port} is listed twice in this cluster",
+                            "{}:{port} is listed twice in this {owner}",
                             show(&node.address)
                         ),
                     );

@@ -2,6 +2,7 @@
 //! path; one module per part of the option set.
 
 mod addresses;
+mod backends;
 mod clusters;
 mod fields;
 mod global;
@@ -9,6 +10,7 @@ mod health;
 mod listeners;
 mod report;
 mod resolvers;
+mod sni;
 mod stats;
 
 pub use clusters::SHORTHAND_CLUSTER;
@@ -56,13 +58,14 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
         fields::interface,
     );
     let extra = global::extra(input, report);
+    let backends = backends::backends(input, report);
+    sni::refuse_unused_backends(input, clusters::shorthand_exists(input), report);
 
-    let uses_hostnames = clusters.iter().flatten().any(|cluster| {
-        cluster
-            .nodes
-            .iter()
-            .any(|node| matches!(node.address, NodeAddress::Hostname(_)))
-    });
+    let api_nodes = clusters.iter().flatten().flat_map(|cluster| &cluster.nodes);
+    let backend_nodes = backends.iter().flatten().flat_map(|backend| &backend.nodes);
+    let uses_hostnames = api_nodes
+        .chain(backend_nodes)
+        .any(|node| matches!(node.address, NodeAddress::Hostname(_)));
     let resolvers = resolvers::resolvers(input, uses_hostnames, report);
     if let (Ok(clusters), Ok(stats)) = (&clusters, &stats) {
         listeners::refuse_clashes(clusters, stats.as_ref(), report);
@@ -84,6 +87,7 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
         resolvers: resolvers?,
         firewall_interface: firewall_interface?,
         extra: extra?,
+        backends: backends?,
         warnings: Vec::new(),
     })
 }

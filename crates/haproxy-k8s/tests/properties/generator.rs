@@ -13,6 +13,9 @@ pub const ALWAYS_BAD_BINDS: &[&str] = &["224.0.0.1", "ff02::1", "255.255.255.255
 pub const ALWAYS_BAD_NODES: &[&str] = &["224.0.0.5", "::", "0.0.0.0"];
 pub const ALWAYS_BAD_NAMESERVERS: &[&str] = &["[fe80::1%2]:53", "fe80::1", "224.0.0.251"];
 pub const ALWAYS_BAD_SOURCES: &[&str] = &["10.0.0.1/8"];
+pub const ALWAYS_BAD_HOSTS: &[&str] = &["10.0.0.1", "a.*.example", "*", "-a.example"];
+/// A route to it is always refused: no backend has this name.
+pub const MISSING_BACKEND: &str = "missing";
 
 /// Spellings of valid binds that must be canonicalised.
 const ODD_BINDS: &[&str] = &[
@@ -250,6 +253,94 @@ fn rest() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Workload backends `b0`…: (name, backend JSON), in every mode valid on their own unless
+/// nasty (then a few HTTP-only or misplaced options).
+fn backends(mode: Mode) -> BoxedStrategy<Vec<Value>> {
+    let check = prop_oneof![
+        Just(json!({"type": "tcp"})),
+        Just(json!({"type": "tls", "interval": "5s", "fall": 2, "rise": 1})),
+        "/[a-z]{0,8}".prop_map(|path| json!({"type": "http", "path": path, "expectStatus": 204})),
+        "[a-z]{1,8}\\.example".prop_map(|host| json!({"type": "https", "host": host})),
+    ];
+    let extra = match mode {
+        Mode::Nasty => prop_oneof![
+            6 => Just(json!({})),
+            1 => Just(json!({"sticky": "cookie"})),
+            1 => Just(json!({"tls": true})),
+            1 => Just(json!({"healthCheck": {"type": "tcp", "path": "/x"}})),
+        ]
+        .boxed(),
+        Mode::Clean | Mode::Odd => Just(json!({})).boxed(),
+    };
+    let backend = (
+        nodes(mode),
+        check,
+        select(vec!["leastconn", "roundrobin", "source", "first"]),
+        select(vec!["none", "source"]),
+        extra,
+    )
+        .prop_map(|(nodes, check, balance, sticky, extra)| {
+            let mut backend =
+                json!({"nodes": nodes, "healthCheck": check, "balance": balance, "sticky": sticky});
+            for (key, value) in extra.as_object().unwrap() {
+                backend[key] = value.clone();
+            }
+            backend
+        });
+    prop::collection::vec(backend, 0..3).boxed()
+}
+
+/// Host patterns of routes; `n` makes clean ones unique within an option set.
+fn host(mode: Mode, n: usize) -> BoxedStrategy<String> {
+    let clean = prop_oneof![
+        "[a-z][a-z0-9-]{0,6}[a-z0-9]".prop_map(move |label| format!("{label}-{n}.example.com")),
+        "[a-z]{1,6}".prop_map(move |label| format!("*.{label}-{n}.Example.COM")),
+    ];
+    match mode {
+        Mode::Clean | Mode::Odd => clean.boxed(),
+        // Repeats across routes (`login.example`) and patterns always refused.
+        Mode::Nasty => prop_oneof![
+            4 => clean,
+            1 => Just("login.example".to_string()),
+            1 => strings(ALWAYS_BAD_HOSTS),
+        ]
+        .boxed(),
+    }
+}
+
+/// An extra route: (holder index, hosts, backend index or a missing backend).
+type ExtraRoute = (usize, Vec<String>, Option<usize>);
+
+/// Extra routes, beside the one every backend gets.
+fn extra_routes(mode: Mode) -> BoxedStrategy<Vec<ExtraRoute>> {
+    // Only nasty sets route to a backend that does not exist.
+    let backend = match mode {
+        Mode::Nasty => prop::option::weighted(0.8, 0usize..3).boxed(),
+        Mode::Clean | Mode::Odd => (0usize..3).prop_map(Some).boxed(),
+    };
+    let route = (
+        0usize..4,
+        prop::collection::vec(0usize..1000, 1..3),
+        backend,
+    );
+    prop::collection::vec(route, 0..3)
+        .prop_flat_map(move |routes| {
+            routes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (holder, hosts, backend))| {
+                    let hosts: Vec<BoxedStrategy<String>> = hosts
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, _)| host(mode, 100 + i * 10 + j))
+                        .collect();
+                    (Just(holder), hosts, Just(backend))
+                })
+                .collect::<Vec<_>>()
+        })
+        .boxed()
+}
+
 /// A third of each mode.
 pub fn option_set() -> impl Strategy<Value = Value> {
     select(vec![Mode::Clean, Mode::Odd, Mode::Nasty]).prop_flat_map(|mode| {
@@ -266,10 +357,15 @@ pub fn option_set() -> impl Strategy<Value = Value> {
                 port(mode, 8404),
             ),
             nameservers(mode),
-            prop::collection::vec(any::<bool>(), 4),
+            prop::collection::vec(any::<bool>(), 5),
             rest(),
+            (
+                backends(mode),
+                (host(mode, 0), host(mode, 1), host(mode, 2)).prop_map(|(a, b, c)| vec![a, b, c]),
+                extra_routes(mode),
+            ),
         )
-            .prop_map(move |(top, more, stats, nameservers, keep, rest)| {
+            .prop_map(move |(top, more, stats, nameservers, keep, rest, workloads)| {
                 let (bind, frontend_port, nodes, allowed_sources) = top;
                 let (stats_enable, stats_bind, stats_sources, prometheus, credentials, stats_port) = stats;
                 let mut clusters = Map::new();
@@ -308,9 +404,52 @@ pub fn option_set() -> impl Strategy<Value = Value> {
                     }),
                 );
                 set.insert("resolvers".into(), json!({"nameservers": nameservers}));
+                add_workloads(&mut set, workloads, shorthand || (nasty && keep[4]));
                 Value::Object(set)
             })
     })
+}
+
+type Workloads = (Vec<Value>, Vec<String>, Vec<ExtraRoute>);
+
+/// Backends `b0`… and routes: each backend gets one route (so none is unused), spread over the
+/// listeners (the top level when `top` holds routes, then the clusters), plus the extra routes.
+fn add_workloads(set: &mut Map<String, Value>, workloads: Workloads, top: bool) {
+    let (backends, first_hosts, extra) = workloads;
+    let names: Vec<String> = (0..backends.len()).map(|i| format!("b{i}")).collect();
+    let mut holders: Vec<Vec<Value>> = Vec::new();
+    let cluster_names: Vec<String> = set["clusters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let holder_count = usize::from(top) + cluster_names.len();
+    if holder_count == 0 {
+        return;
+    }
+    holders.resize(holder_count, Vec::new());
+    for (i, name) in names.iter().enumerate() {
+        holders[i % holder_count].push(json!({"hosts": [first_hosts[i]], "backend": name}));
+    }
+    for (holder, hosts, backend) in extra {
+        let backend = match backend {
+            Some(index) if index < names.len() => names[index].clone(),
+            Some(_) if names.is_empty() => continue,
+            Some(index) => names[index % names.len()].clone(),
+            None => MISSING_BACKEND.to_string(),
+        };
+        holders[holder % holder_count].push(json!({"hosts": hosts, "backend": backend}));
+    }
+    let mut holders = holders.into_iter();
+    if top {
+        set.insert("sniRoutes".into(), Value::from(holders.next().unwrap()));
+    }
+    for (name, routes) in cluster_names.iter().zip(holders) {
+        set["clusters"][name]["sniRoutes"] = Value::from(routes);
+    }
+    let backends: Map<String, Value> = names.into_iter().zip(backends).collect();
+    set.insert("backends".into(), Value::Object(backends));
 }
 
 /// Whether the set holds a value that no option set may hold where the generator puts it.
@@ -360,6 +499,30 @@ pub fn must_be_refused(set: &Value) -> Option<String> {
         .or_else(|| found(nodes, ALWAYS_BAD_NODES, "node address"))
         .or_else(|| found(nameservers.collect(), ALWAYS_BAD_NAMESERVERS, "nameserver"))
         .or_else(|| found(sources, ALWAYS_BAD_SOURCES, "source"))
+        .or_else(|| bad_route(set))
+}
+
+/// A route anywhere with a host that is always refused or a backend that does not exist
+/// (top-level routes are read, or refused for being unread).
+fn bad_route(set: &Value) -> Option<String> {
+    let clusters = set["clusters"]
+        .as_object()
+        .into_iter()
+        .flat_map(|c| c.values());
+    let routes = std::iter::once(set)
+        .chain(clusters)
+        .flat_map(|holder| holder["sniRoutes"].as_array().into_iter().flatten());
+    for route in routes {
+        if route["backend"] == MISSING_BACKEND {
+            return Some("a route to a missing backend".into());
+        }
+        for host in route["hosts"].as_array().into_iter().flatten() {
+            if ALWAYS_BAD_HOSTS.contains(&host.as_str().unwrap_or("")) {
+                return Some(format!("SNI host {host}"));
+            }
+        }
+    }
+    None
 }
 
 /// Whether the set spells an address in a form that must be canonicalised before it is

@@ -1,7 +1,7 @@
 //! Testbed benchmarks (issue 4 §5): side by side in one run, printed as Markdown tables.
 //!
 //! `cargo run -p testbed --release --bin testbed-bench [-- SECTION...]` with SECTION among
-//! `data failover balance reload` (default: all). Needs root, ip, haproxy, nft, h2load.
+//! `data failover connect drain balance reload addnode sni` (default: all). Needs root, ip, haproxy, nft, h2load.
 //! Never a timed assertion: it only measures and prints.
 
 use std::collections::BTreeMap;
@@ -59,6 +59,9 @@ fn main() -> Result<()> {
     }
     if want("addnode") {
         add_node(&standin)?;
+    }
+    if want("sni") {
+        sni_inspection(&standin)?;
     }
     Ok(())
 }
@@ -751,6 +754,76 @@ fn add_node(standin: &[String]) -> Result<()> {
             down.map(s2).unwrap_or("–".into()),
             rep.per_node().get("n4").copied().unwrap_or(0)
         );
+    }
+    println!();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// SNI routing (seed 000) vs plain TCP passthrough: the cost of inspecting the ClientHello.
+
+/// Fresh TLS connections one after another (one `GET /version` each), through the same
+/// router reloaded between three configs: plain passthrough (no `sniRoutes`), SNI inspection
+/// whose name matches no route (the apiservers, as kubectl by name), and a matched route (a
+/// workload backend over the same nodes). Rounds alternate so all see the same machine state.
+fn sni_inspection(standin: &[String]) -> Result<()> {
+    const N: usize = 1500;
+    let mut tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| {
+        Ok(ours(tb, 3, |_| {})?.0)
+    })?;
+    let nodes: Vec<Value> = tb
+        .node_list(3)
+        .into_iter()
+        .map(|(name, ip)| json!({"name": name, "address": ip.to_string(), "port": 6443}))
+        .collect();
+    let routes = |host: &'static str| {
+        let nodes = nodes.clone();
+        move |j: &mut Value| {
+            j["sniRoutes"] = json!([{ "hosts": [host], "backend": "workload" }]);
+            j["backends"] =
+                json!({ "workload": { "nodes": nodes, "healthCheck": { "type": "tls" } } });
+        }
+    };
+    let plain = ours(&tb, 3, |_| {})?.0;
+    let unmatched = ours(&tb, 3, routes("login.example.com"))?.0;
+    let matched = ours(&tb, 3, routes("kubernetes"))?.0;
+    println!("## SNI routing vs plain TCP passthrough: {N} sequential fresh TLS connections, one GET /version each (HTTP/1.1, SNI `kubernetes`)\n");
+    println!("| config | connections/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|");
+    let addr = tb.frontend();
+    for round in 1..=2 {
+        for (label, cfg) in [
+            ("plain passthrough (no sniRoutes)", &plain),
+            (
+                "SNI inspected, no route matches (to the apiservers)",
+                &unmatched,
+            ),
+            ("SNI inspected, route matches (workload backend)", &matched),
+        ] {
+            tb.reload_haproxy(cfg)?;
+            for server in ["n1", "n2", "n3"] {
+                tb.wait_state(server, "UP", Duration::from_secs(30))
+                    .ok_or_else(|| anyhow!("{server} not UP after the reload"))?;
+            }
+            let client = tb.client_for("kubernetes");
+            let _ = testbed::sni::fresh_connection_run(
+                &tb.ns(Host::Client),
+                client.clone(),
+                addr,
+                100,
+            )?;
+            let (mut lat, total) =
+                testbed::sni::fresh_connection_run(&tb.ns(Host::Client), client, addr, N)?;
+            lat.sort_unstable();
+            let pct =
+                |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
+            println!(
+                "| {label} (round {round}) | {:.0} | {:.2} | {:.2} |",
+                N as f64 / total.as_secs_f64(),
+                pct(0.5),
+                pct(0.99)
+            );
+        }
     }
     println!();
     Ok(())
