@@ -8,6 +8,9 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+mod pair;
+pub use pair::{PeerMember, Peers, Vip};
+
 /// The whole option set (`services.haproxy-k8s`).
 ///
 /// Its first four fields repeat [`Cluster`]'s on purpose: they are seed 004's single-cluster
@@ -74,6 +77,11 @@ pub struct Input {
     pub firewall: Firewall,
     #[serde(default)]
     pub extra_config: ExtraConfig,
+    /// The load-balancer pair (input/pair.rs).
+    #[serde(default)]
+    pub peers: Option<Peers>,
+    #[serde(default)]
+    pub vip: Option<Vip>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

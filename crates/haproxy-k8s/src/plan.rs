@@ -10,6 +10,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod pair;
+pub(crate) use pair::*;
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub(crate) clusters: Vec<ClusterPlan>,
@@ -28,6 +31,9 @@ pub struct Plan {
     pub(crate) resolvers: Option<ResolversPlan>,
     pub(crate) firewall_interface: Option<String>,
     pub(crate) extra: ExtraPlan,
+    /// The load-balancer pair (plan/pair.rs).
+    pub(crate) peers: Option<PeersPlan>,
+    pub(crate) vip: Option<VipPlan>,
     pub(crate) warnings: Vec<Warning>,
 }
 

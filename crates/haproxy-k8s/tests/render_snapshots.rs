@@ -195,7 +195,10 @@ fn firewall_rules_carry_their_listeners_family() {
     let rules = haproxy_k8s::firewall_rules(&haproxy_k8s::plan(json, "").unwrap());
     let families: Vec<_> = rules.iter().map(|r| (r.family, r.port)).collect();
     use haproxy_k8s::Family::{Ipv4, Ipv6};
-    assert_eq!(families, [(Ipv6, 6443), (Ipv4, 6443), (Ipv4, 8404)]);
+    assert_eq!(
+        families,
+        [(Ipv6, Some(6443)), (Ipv4, Some(6443)), (Ipv4, Some(8404))]
+    );
 }
 
 /// A dual-stack listener opens both families, each once, each naming its family.

@@ -7,9 +7,11 @@ mod fields;
 mod global;
 mod health;
 mod listeners;
+mod peers;
 mod report;
 mod resolvers;
 mod stats;
+mod vip;
 
 pub use clusters::SHORTHAND_CLUSTER;
 
@@ -64,8 +66,19 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
             .any(|node| matches!(node.address, NodeAddress::Hostname(_)))
     });
     let resolvers = resolvers::resolvers(input, uses_hostnames, report);
-    if let (Ok(clusters), Ok(stats)) = (&clusters, &stats) {
-        listeners::refuse_clashes(clusters, stats.as_ref(), report);
+    let peers = peers::peers(input, report);
+    let vip = vip::vip(input, &clusters, &peers, report);
+    if let (Ok(clusters), Ok(stats), Ok(peers), Ok(vip)) = (&clusters, &stats, &peers, &vip) {
+        let paths = report.paths();
+        let pair = peers
+            .iter()
+            .map(|p| (p.listener(), p.port_option.clone()))
+            .chain(
+                vip.iter()
+                    .map(|v| (v.check_listener, paths.join("vip.checkPort"))),
+            )
+            .collect::<Vec<_>>();
+        listeners::refuse_clashes(clusters, stats.as_ref(), &pair, report);
     }
 
     Ok(Plan {
@@ -84,6 +97,8 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
         resolvers: resolvers?,
         firewall_interface: firewall_interface?,
         extra: extra?,
+        peers: peers?,
+        vip: vip?,
         warnings: Vec::new(),
     })
 }
