@@ -199,11 +199,9 @@ fn iptables_script_opens_peers_and_vrrp_to_the_other_member_only() {
         return;
     }
     let (v4, v6) = load_iptables("paiript", PAIR);
-    for rule in
-        ["-A INPUT -s 192.168.8.3/32 -d 192.168.8.2/32 -p tcp -m tcp --dport 10000 -j ACCEPT"]
-    {
-        assert!(v4.contains(rule), "{rule} missing:\n{v4}");
-    }
+    let peers =
+        "-A INPUT -s 192.168.8.3/32 -d 192.168.8.2/32 -p tcp -m tcp --dport 10000 -j ACCEPT";
+    assert!(v4.contains(peers), "{peers} missing:\n{v4}");
     // iptables names protocol 112 after /etc/protocols where it has one.
     assert!(
         ["vrrp", "112"].iter().any(|p| v4.contains(&format!(
