@@ -1,0 +1,186 @@
+//! The load-balancer pair (issue 11): two LB namespaces, each with the real HAProxy running
+//! its generated config (peers, `apiSticky` stick table), the generated firewall and the real
+//! keepalived with its generated keepalived.conf (unicast VRRP); a client uses the VIP.
+//!
+//! One scenario, run with HAProxy 2.6 and 3.0: the VIP is on exactly one LB (the preferred
+//! one) and kubectl works through it; the client's stick-table entry appears on both LBs
+//! (peers sync); SIGKILL of the holder's HAProxy moves the VIP to the other LB (keepalived's
+//! track script fails → FAULT), kubectl works again and the client stays on its node.
+//!
+//! Every step waits for its event (an address on an interface, an entry in `show table`),
+//! bounded; nothing sleeps and hopes.
+
+use std::time::Duration;
+
+use testbed::configs::generate;
+use testbed::pair::Lb;
+use testbed::{HaproxyVersion, Host, NodeOpts, Testbed};
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod haproxy_2_6 {
+            $( #[test] fn $name() { super::$name(testbed::HaproxyVersion::V2_6) } )*
+        }
+        mod haproxy_3_0 {
+            $( #[test] fn $name() { super::$name(testbed::HaproxyVersion::V3_0) } )*
+        }
+    };
+}
+
+scenarios!(k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced);
+
+const LONG: Duration = Duration::from_secs(60);
+const STANDIN: &str = env!("CARGO_BIN_EXE_testbed-standin");
+const TABLE: &str = "k8s-nodes.default";
+
+fn label(test: &str, v: HaproxyVersion) -> String {
+    format!("{test} (HAProxy {})", v.label())
+}
+
+/// `kubectl get --raw /version` from the client through the VIP: the node that answered.
+fn kubectl_version(tb: &Testbed) -> Result<String, String> {
+    let kubeconfig = tb.dir.join("empty-kubeconfig");
+    std::fs::write(&kubeconfig, "").unwrap();
+    let server = format!("https://{}:6443", tb.addrs.vip());
+    let out = tb
+        .exec(
+            Host::Client,
+            LONG,
+            &[
+                "kubectl",
+                "--kubeconfig",
+                &kubeconfig.to_string_lossy(),
+                "--server",
+                &server,
+                "--certificate-authority",
+                &tb.ca_path.to_string_lossy(),
+                "--token",
+                "testbed-dummy-token",
+                "--request-timeout",
+                "20s",
+                "get",
+                "--raw",
+                "/version",
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let v: serde_json::Value = serde_json::from_str(&stdout).map_err(|e| e.to_string())?;
+    Ok(v["node"].as_str().unwrap_or_default().to_string())
+}
+
+/// Waits until `holder` has the VIP and `other` has not.
+fn wait_vip_on(tb: &Testbed, holder: &Lb, other: &Lb) {
+    let vip = tb.addrs.vip();
+    let moved = testbed::wait_for(LONG, Duration::from_millis(50), || {
+        (holder.holds(vip) && !other.holds(vip)).then_some(())
+    });
+    assert!(
+        moved.is_some(),
+        "the VIP {vip} never settled on {} alone ({}: {}, {}: {})\n{} keepalived:\n{}\n{} keepalived:\n{}",
+        holder.name,
+        holder.name,
+        holder.holds(vip),
+        other.name,
+        other.holds(vip),
+        holder.name,
+        holder.keepalived_log(),
+        other.name,
+        other.keepalived_log()
+    );
+}
+
+fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion) {
+    let _lock = testbed::serial();
+    let test = label("k (LB pair)", v);
+    if testbed::skip_unless_ready_with(&test, v, true) {
+        return;
+    }
+    for tool in ["keepalived", "curl"] {
+        if testbed::which(tool).is_none() {
+            testbed::skip_missing_tool(&test, tool);
+            return;
+        }
+    }
+    let mut tb = Testbed::with_haproxy(3, &[STANDIN.to_string()], v).expect("testbed");
+    for i in 1..=3 {
+        tb.start_node(i, &NodeOpts::default()).expect("start node");
+    }
+    let mut lbs: Vec<Lb> = (1..=2).map(|i| tb.add_lb(i).expect("add lb")).collect();
+    for (index, lb) in lbs.iter_mut().enumerate() {
+        let input = tb.pair_json(index + 1, 3, true, &lb.dir);
+        let outputs = generate(&input).expect("generate");
+        lb.start(&outputs).expect("start lb");
+    }
+    for lb in &lbs {
+        for i in 1..=3 {
+            assert!(
+                lb.haproxy
+                    .wait_state(&format!("n{i}"), "UP", LONG)
+                    .is_some(),
+                "{}: n{i} never UP",
+                lb.name
+            );
+        }
+    }
+    let (lb1, lb2) = (&lbs[0], &lbs[1]);
+
+    // 1. The preferred LB (priority 150) takes the VIP; the other does not. n1 is drained on
+    //    lb1 only, so the client's first node is not the one lb2 would pick without the
+    //    synced entry (with every node idle, leastconn takes the first: n1).
+    wait_vip_on(&tb, lb1, lb2);
+    testbed::stats::admin_command(
+        &lb1.haproxy.admin_socket(),
+        &format!("set server {TABLE}/n1 state drain"),
+    )
+    .expect("drain n1 on lb1");
+    let node = kubectl_version(&tb).expect("kubectl through the VIP");
+    assert_ne!(node, "n1", "lb1 sent a new client to its drained node");
+    eprintln!("k: VIP on lb1, kubectl answered by {node}");
+
+    // 2. The client's entry, made on lb1, is pushed to lb2 with the same server.
+    let client = tb.addrs.client().to_string();
+    let entry_on = |lb: &Lb| {
+        lb.stick_entries(TABLE)
+            .ok()?
+            .into_iter()
+            .find(|(key, _)| key == &client)
+            .map(|(_, server)| server)
+    };
+    let on_lb1 = entry_on(lb1).expect("no stick entry for the client on lb1");
+    let synced = testbed::wait_for(LONG, Duration::from_millis(50), || {
+        entry_on(lb2).filter(|server| *server == on_lb1)
+    });
+    assert!(
+        synced.is_some(),
+        "lb2 never listed {client} → server {on_lb1}: {:?}",
+        lb2.stick_entries(TABLE)
+    );
+
+    // 3. SIGKILL of lb1's HAProxy: its check fails, keepalived goes FAULT, the VIP moves.
+    let killed = lb1.kill_haproxy().expect("kill haproxy");
+    assert!(
+        killed >= 2,
+        "expected a master and a worker, killed {killed}"
+    );
+    wait_vip_on(&tb, lb2, lb1);
+    assert!(
+        lb1.keepalived_log().contains("FAULT"),
+        "lb1 never entered FAULT:\n{}",
+        lb1.keepalived_log()
+    );
+    let after = kubectl_version(&tb).expect("kubectl through the VIP after failover");
+    eprintln!("k: VIP on lb2 after lb1's HAProxy died, kubectl answered by {after}");
+    // 4. Stickiness survives the failover: lb2 sends the client to the same node.
+    assert_eq!(
+        after, node,
+        "the client moved to another node after failover"
+    );
+    for _ in 0..5 {
+        assert_eq!(kubectl_version(&tb).as_deref(), Ok(node.as_str()));
+    }
+    drop(lbs);
+}
