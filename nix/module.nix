@@ -135,7 +135,7 @@
     bindAddress = shorthandActive || (cfg.stats.enable && cfg.stats.bindAddress == null);
     statsPort = cfg.stats.enable;
   };
-  generatorInput = lib.filterAttrs (name: _: readByGenerator.${name} or true || setByUser name) {
+  ownInput = lib.filterAttrs (name: _: readByGenerator.${name} or true || setByUser name) {
     inherit (cfg) frontendPort bindAddress allowedSources statsPort;
     controlPlaneNodes = map nodeJSON cfg.controlPlaneNodes;
     clusters = lib.mapAttrs (_: clusterJSON) cfg.clusters;
@@ -152,6 +152,8 @@
     firewall = {inherit (cfg.firewall) interface;};
     extraConfig = {inherit (cfg.extraConfig) global defaults frontend backend stats;};
   };
+  # The pair (peers, vip) lives in nix/pair.nix.
+  generatorInput = ownInput // cfg.pairInternals.generatorInput;
 
   # The checker runs on the build platform; with a native build that is the configured
   # package itself, so the version that will run is the version that checked the file.
@@ -201,7 +203,8 @@
         else cfg.bindAddress;
       port = cfg.statsPort;
       what = "${prefix}.statsPort";
-    };
+    }
+    ++ cfg.pairInternals.binds;
   # Seed 004's module example (every node commented out) must build, but not silently.
   emptyNodeLists =
     lib.optional (shorthandActive && cfg.controlPlaneNodes == []) "${prefix}.controlPlaneNodes"
@@ -275,6 +278,8 @@
     then "the service has a private /tmp and /var/tmp (PrivateTmp), so nothing outside it could reach the socket"
     else null;
 in {
+  imports = [./pair.nix];
+
   options.services.haproxy-k8s = {
     # ---- seed 004's interface, first and exactly as written there -------------------------
     enable = lib.mkEnableOption "HAProxy as a load balancer for the Kubernetes API (control plane)";
@@ -611,7 +616,7 @@ in {
       internal = true;
       default = generated;
       defaultText = literalMD "the derivation holding `haproxy.cfg` and the firewall rules";
-      description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables`.";
+      description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables` (and `keepalived.conf` with a VIP).";
     };
 
     generatorInput = mkOption {

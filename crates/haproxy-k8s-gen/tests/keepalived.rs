@@ -135,6 +135,31 @@ fn keepalived_accepts_the_generated_configs() {
     }
 }
 
+/// What NixOS's services.keepalived writes (its own global_defs, then `extraConfig`) with the
+/// module's `include` of the generated file: accepted, the script user and security kept.
+#[test]
+fn keepalived_accepts_the_generated_file_included_the_nixos_way() {
+    if skip_if_unavailable("keepalived_accepts_the_generated_file_included_the_nixos_way") {
+        return;
+    }
+    let ns = Netns::create("nixos", "vlan8");
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("keepalived.conf");
+    std::fs::write(&generated, keepalived_conf(LB1)).unwrap();
+    let nixos = format!(
+        "global_defs {{\n  enable_script_security\n  \n  \n}}\n\n\n\ninclude {}\n",
+        generated.display()
+    );
+    assert_eq!(complaints(&ns, &nixos), "", "{nixos}");
+    // The include is really read: a broken included file is reported.
+    std::fs::write(
+        &generated,
+        keepalived_conf(LB1).replace("interval 1", "intervl 1"),
+    )
+    .unwrap();
+    assert!(complaints(&ns, &nixos).contains("Unknown keyword"));
+}
+
 /// The checks above can fail: keepalived prints an unknown keyword, a missing script user
 /// (which would silently drop the track script, leaving the VIP on a dead HAProxy) and a
 /// missing interface.
