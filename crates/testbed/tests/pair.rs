@@ -27,7 +27,10 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced);
+scenarios!(
+    k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced,
+    l_pair_vip_leaves_a_holder_that_sees_no_apiserver,
+);
 
 const LONG: Duration = Duration::from_secs(60);
 const STANDIN: &str = env!("CARGO_BIN_EXE_testbed-standin");
@@ -93,16 +96,28 @@ fn wait_vip_on(tb: &Testbed, holder: &Lb, other: &Lb) {
     );
 }
 
-fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion) {
-    let _lock = testbed::serial();
-    let test = label("k (LB pair)", v);
+/// A running pair in front of three nodes. Fields drop in order: the LB namespaces go before
+/// the testbed's (whose bridge they hang on), the lock last.
+struct Pair {
+    lbs: Vec<Lb>,
+    /// Each LB's generated haproxy.cfg (to restart it).
+    configs: Vec<String>,
+    tb: Testbed,
+    _lock: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Nodes, both LBs with their generated files, every node UP on both; None after a visible
+/// skip when the testbed cannot run here.
+fn pair(test: &str, v: HaproxyVersion, api_sticky: bool) -> Option<Pair> {
+    let lock = testbed::serial();
+    let test = label(test, v);
     if testbed::skip_unless_ready_with(&test, v, true) {
-        return;
+        return None;
     }
     for tool in ["keepalived", "curl"] {
         if testbed::which(tool).is_none() {
             testbed::skip_missing_tool(&test, tool);
-            return;
+            return None;
         }
     }
     let mut tb = Testbed::with_haproxy(3, &[STANDIN.to_string()], v).expect("testbed");
@@ -112,7 +127,7 @@ fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion
     let mut lbs: Vec<Lb> = (1..=2).map(|i| tb.add_lb(i).expect("add lb")).collect();
     let mut configs = Vec::new();
     for (index, lb) in lbs.iter_mut().enumerate() {
-        let input = tb.pair_json(index + 1, 3, true, &lb.dir);
+        let input = tb.pair_json(index + 1, 3, api_sticky, &lb.dir);
         let outputs = generate(&input).expect("generate");
         lb.start(&outputs).expect("start lb");
         configs.push(outputs.haproxy_cfg);
@@ -128,6 +143,24 @@ fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion
             );
         }
     }
+    Some(Pair {
+        lbs,
+        configs,
+        tb,
+        _lock: lock,
+    })
+}
+
+fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion) {
+    let Some(Pair {
+        mut lbs,
+        configs,
+        tb,
+        _lock,
+    }) = pair("k (LB pair)", v, true)
+    else {
+        return;
+    };
     let (lb1, lb2) = (&lbs[0], &lbs[1]);
     let vip = tb.addrs.vip();
 
@@ -219,4 +252,59 @@ fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion
     );
     eprintln!("k: lb1 back with the synced entry, VIP returned, kubectl answered by {back}");
     drop(lbs);
+}
+
+/// The holder's links to every apiserver are cut (its HAProxy runs but sees none UP): its
+/// check fails on `nbsrv(...) lt 1`, it gives the VIP away; kubectl works through lb2. Once
+/// the links are back, lb1 takes the VIP back. With the default `apiSticky = false`.
+fn l_pair_vip_leaves_a_holder_that_sees_no_apiserver(v: HaproxyVersion) {
+    let Some(Pair { lbs, tb, _lock, .. }) = pair("l (LB pair)", v, false) else {
+        return;
+    };
+    let (lb1, lb2) = (&lbs[0], &lbs[1]);
+    wait_vip_on(&tb, lb1, lb2);
+    kubectl_version(&tb).expect("kubectl through the VIP");
+
+    // Everything lb1 sends to the nodes is dropped (health checks included).
+    let nodes: Vec<String> = (1..=3).map(|i| tb.addrs.node(i).to_string()).collect();
+    let cut = lb1.dir.join("cut.nft");
+    std::fs::write(
+        &cut,
+        format!(
+            "table inet cut {{\n\tchain output {{ type filter hook output priority -10; policy accept; ip daddr {{ {} }} drop; }}\n}}\n",
+            nodes.join(", ")
+        ),
+    )
+    .unwrap();
+    let nft = |args: &[&str]| {
+        let mut full = vec!["ip", "netns", "exec", lb1.ns.as_str(), "nft"];
+        full.extend_from_slice(args);
+        testbed::run_ok(&full).expect("nft in lb1");
+    };
+    nft(&["-f", &cut.to_string_lossy()]);
+    for i in 1..=3 {
+        assert!(
+            lb1.haproxy
+                .wait_state(&format!("n{i}"), "DOWN", LONG)
+                .is_some(),
+            "lb1: n{i} never DOWN"
+        );
+    }
+    wait_vip_on(&tb, lb2, lb1);
+    assert!(
+        lb1.keepalived_log().contains("FAULT"),
+        "lb1 never entered FAULT:\n{}",
+        lb1.keepalived_log()
+    );
+    let node = kubectl_version(&tb).expect("kubectl through the VIP on lb2");
+    eprintln!("l: lb1 sees no apiserver, VIP on lb2, kubectl answered by {node}");
+
+    // Links back: lb1's nodes come UP, its check passes, it takes the VIP back.
+    nft(&["delete", "table", "inet", "cut"]);
+    assert!(
+        lb1.haproxy.wait_state("n1", "UP", LONG).is_some(),
+        "lb1: n1 never UP again"
+    );
+    wait_vip_on(&tb, lb1, lb2);
+    kubectl_version(&tb).expect("kubectl through the VIP back on lb1");
 }
