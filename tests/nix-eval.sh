@@ -448,7 +448,7 @@ expect_build_error $cases/bad-unused-top-level.nix "top-level allowedSources not
   "services\.haproxy-k8s\.allowedSources: is set, but nothing reads it"
 
 # ---- the VM test's script renders and compiles (the VM test itself needs KVM + cache) ------
-for backend in nftables iptables; do
+for backend in nftables iptables pair; do
   if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend "$backend" \
     >"$tmp/vm-$backend.json" 2>"$tmp/vm-$backend.err" &&
     jq -r .testScript "$tmp/vm-$backend.json" >"$tmp/vm-$backend.py" &&
@@ -463,8 +463,8 @@ done
 if nix-instantiate --eval --strict --json nix/tests/eval/flake-outputs.nix >"$tmp/flake.json" 2>"$tmp/flake.err"; then
   check flake "packages default/haproxy-k8s-gen/apiserver-standin for x86_64 and aarch64" \
     '.packages | keys == ["aarch64-linux","x86_64-linux"] and all(.[]; . == ["apiserver-standin","default","haproxy-k8s-gen"])'
-  check flake "checks: VM tests (both backends), crate tests, clippy, rustfmt, alejandra, deadnix" \
-    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables"]'
+  check flake "checks: VM tests (both backends, the pair), crate tests, clippy, rustfmt, alejandra, deadnix" \
+    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables","vm-pair"]'
   check flake "nixosModules.default, overlays.default, formatter = alejandra, devShells.default" \
     '(.nixosModules | index("default")) and .overlay == ["apiserver-standin","haproxy-k8s-gen"] and .formatter == "alejandra" and .devShells == ["default"]'
   check flake "each package builds its own crate (cargo --package)" \

@@ -1,6 +1,7 @@
 # The VM test's Python test script, rendered without nixpkgs (stub pkgs), so that the runner
 # can at least compile it: the VM test itself needs KVM and a binary cache.
 #   nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend nftables
+#   (--argstr backend pair: the load-balancer pair's test, nix/tests/pair.nix)
 {backend ? "nftables"}: let
   lib = import <nixpkgs/lib>;
   drv = name: {
@@ -24,7 +25,10 @@
     nixosModules.default = ../../module.nix;
   };
 in
-  import ../control-plane.nix {
-    inherit pkgs self;
-    firewallBackend = backend;
-  }
+  if backend == "pair"
+  then import ../pair.nix {inherit pkgs self;}
+  else
+    import ../control-plane.nix {
+      inherit pkgs self;
+      firewallBackend = backend;
+    }
