@@ -32,6 +32,7 @@ macro_rules! scenarios {
 scenarios!(
     k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced,
     l_pair_vip_leaves_a_holder_that_sees_no_apiserver,
+    m_pair_ten_clients_keep_their_nodes_across_failover,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -110,7 +111,12 @@ struct Pair {
 
 /// Nodes, both LBs with their generated files, every node UP on both; None after a visible
 /// skip when the testbed cannot run here.
-fn pair(test: &str, v: HaproxyVersion, api_sticky: bool) -> Option<Pair> {
+fn pair(
+    test: &str,
+    v: HaproxyVersion,
+    api_sticky: bool,
+    tweak: impl Fn(&mut serde_json::Value),
+) -> Option<Pair> {
     let lock = testbed::serial();
     let test = label(test, v);
     if testbed::skip_unless_ready_with(&test, v, true) {
@@ -129,7 +135,8 @@ fn pair(test: &str, v: HaproxyVersion, api_sticky: bool) -> Option<Pair> {
     let mut lbs: Vec<Lb> = (1..=2).map(|i| tb.add_lb(i).expect("add lb")).collect();
     let mut configs = Vec::new();
     for (index, lb) in lbs.iter_mut().enumerate() {
-        let input = tb.pair_json(index + 1, 3, api_sticky, &lb.dir);
+        let mut input = tb.pair_json(index + 1, 3, api_sticky, &lb.dir);
+        tweak(&mut input);
         let outputs = generate(&input).expect("generate");
         lb.start(&outputs).expect("start lb");
         configs.push(outputs.haproxy_cfg);
@@ -159,7 +166,7 @@ fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion
         configs,
         tb,
         _lock,
-    }) = pair("k (LB pair)", v, true)
+    }) = pair("k (LB pair)", v, true, |_| {})
     else {
         return;
     };
@@ -325,7 +332,7 @@ fn k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced(v: HaproxyVersion
 /// check fails on `nbsrv(...) lt 1`, it gives the VIP away; kubectl works through lb2. Once
 /// the links are back, lb1 takes the VIP back. With the default `apiSticky = false`.
 fn l_pair_vip_leaves_a_holder_that_sees_no_apiserver(v: HaproxyVersion) {
-    let Some(Pair { lbs, tb, _lock, .. }) = pair("l (LB pair)", v, false) else {
+    let Some(Pair { lbs, tb, _lock, .. }) = pair("l (LB pair)", v, false, |_| {}) else {
         return;
     };
     let (lb1, lb2) = (&lbs[0], &lbs[1]);
@@ -374,4 +381,76 @@ fn l_pair_vip_leaves_a_holder_that_sees_no_apiserver(v: HaproxyVersion) {
     );
     wait_vip_on(&tb, lb1, lb2);
     kubectl_version(&tb).expect("kubectl through the VIP back on lb1");
+}
+
+/// Seed 001's own test, synced: 10 clients (distinct source addresses) through lb1 (roundrobin,
+/// so they spread over the nodes); lb2's `show table` lists the same 10 entries with the same
+/// server ids; after the failover each client lands on the node it had.
+fn m_pair_ten_clients_keep_their_nodes_across_failover(v: HaproxyVersion) {
+    let Some(Pair { lbs, tb, _lock, .. }) = pair("m (LB pair)", v, true, |input| {
+        input["balance"] = "roundrobin".into();
+    }) else {
+        return;
+    };
+    let (lb1, lb2) = (&lbs[0], &lbs[1]);
+    wait_vip_on(&tb, lb1, lb2);
+    let sources: Vec<String> = (101..=110)
+        .map(|host| {
+            let ip = std::net::Ipv4Addr::new(10, tb.addrs.a, tb.addrs.b, host).to_string();
+            tb.exec_ok(
+                Host::Client,
+                &["ip", "addr", "add", &format!("{ip}/32"), "dev", "eth0"],
+            )
+            .expect("client address");
+            ip
+        })
+        .collect();
+    let url = format!("https://{}:6443/version", tb.addrs.vip());
+    let node_of = |source: &str| -> String {
+        let out = tb
+            .exec_ok(
+                Host::Client,
+                &[
+                    "curl",
+                    "-sk",
+                    "--max-time",
+                    "20",
+                    "--interface",
+                    source,
+                    &url,
+                ],
+            )
+            .unwrap_or_else(|e| panic!("curl from {source}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&out).expect("JSON from /version");
+        v["node"].as_str().unwrap_or_default().to_string()
+    };
+    let before: Vec<String> = sources.iter().map(|s| node_of(s)).collect();
+    let distinct: std::collections::BTreeSet<&String> = before.iter().collect();
+    assert!(
+        distinct.len() > 1,
+        "roundrobin sent every client to one node: {before:?}"
+    );
+    // Every client's entry, with lb1's server id, also on lb2.
+    let table = |lb: &Lb| -> std::collections::BTreeMap<String, String> {
+        lb.stick_entries(TABLE)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(key, _)| sources.contains(key))
+            .collect()
+    };
+    let on_lb1 = table(lb1);
+    assert_eq!(on_lb1.len(), 10, "lb1's table: {on_lb1:?}");
+    let synced = testbed::wait_for(LONG, Duration::from_millis(50), || {
+        (table(lb2) == on_lb1).then_some(())
+    });
+    assert!(synced.is_some(), "lb2 {:?} != lb1 {on_lb1:?}", table(lb2));
+
+    lb1.kill_haproxy().expect("kill haproxy");
+    wait_vip_on(&tb, lb2, lb1);
+    // In reverse order: lb2's own roundrobin would hand out n1, n2, n3, … again, which in
+    // this order differs from what the clients had; only the synced entries keep them.
+    let mut after: Vec<String> = sources.iter().rev().map(|s| node_of(s)).collect();
+    after.reverse();
+    assert_eq!(after, before, "clients moved to other nodes after failover");
+    eprintln!("m: 10 clients on {before:?} before and after the failover");
 }
