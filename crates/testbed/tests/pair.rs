@@ -33,6 +33,7 @@ scenarios!(
     k_pair_vip_moves_when_haproxy_dies_and_stickiness_is_synced,
     l_pair_vip_leaves_a_holder_that_sees_no_apiserver,
     m_pair_ten_clients_keep_their_nodes_across_failover,
+    n_pair_vip_moves_when_the_holder_drops_off_the_network,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -453,4 +454,46 @@ fn m_pair_ten_clients_keep_their_nodes_across_failover(v: HaproxyVersion) {
     after.reverse();
     assert_eq!(after, before, "clients moved to other nodes after failover");
     eprintln!("m: 10 clients on {before:?} before and after the failover");
+}
+
+/// Machine-dead: the holder's link goes down (no FAULT advert reaches lb2: it waits out the
+/// master-down interval); the VIP moves to lb2 and kubectl works; link back → lb1 takes it back.
+fn n_pair_vip_moves_when_the_holder_drops_off_the_network(v: HaproxyVersion) {
+    let Some(Pair { lbs, tb, _lock, .. }) = pair("n (LB pair)", v, false, |_| {}) else {
+        return;
+    };
+    let (lb1, lb2) = (&lbs[0], &lbs[1]);
+    let vip = tb.addrs.vip();
+    wait_vip_on(&tb, lb1, lb2);
+    let link = |state: &str| {
+        testbed::run_ok(&[
+            "ip",
+            "-n",
+            &lb1.ns,
+            "link",
+            "set",
+            testbed::pair::LB_INTERFACE,
+            state,
+        ])
+        .expect("ip link set");
+    };
+    link("down");
+    let down_at = std::time::Instant::now();
+    let moved = testbed::wait_for(LONG, Duration::from_millis(50), || {
+        lb2.holds(vip).then_some(())
+    });
+    assert!(
+        moved.is_some(),
+        "lb2 never took the VIP:\n{}",
+        lb2.keepalived_log()
+    );
+    // A figure for docs/benchmarks.md, never asserted.
+    eprintln!(
+        "n: VIP on lb2 {:.1} s after lb1's link went down",
+        down_at.elapsed().as_secs_f64()
+    );
+    kubectl_version(&tb).expect("kubectl through the VIP on lb2");
+    link("up");
+    wait_vip_on(&tb, lb1, lb2);
+    kubectl_version(&tb).expect("kubectl through the VIP back on lb1");
 }
