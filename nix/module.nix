@@ -139,7 +139,7 @@
     bindAddress = shorthandActive || (cfg.stats.enable && cfg.stats.bindAddress == null);
     statsPort = cfg.stats.enable;
   };
-  generatorInput = lib.filterAttrs (name: _: readByGenerator.${name} or true || setByUser name) {
+  ownInput = lib.filterAttrs (name: _: readByGenerator.${name} or true || setByUser name) {
     inherit (cfg) frontendPort bindAddress allowedSources statsPort;
     controlPlaneNodes = map nodeJSON cfg.controlPlaneNodes;
     clusters = lib.mapAttrs (_: clusterJSON) cfg.clusters;
@@ -158,6 +158,8 @@
     backends = lib.mapAttrs (_: workloads.backendJSON) cfg.backends;
     sniRoutes = map workloads.routeJSON cfg.sniRoutes;
   };
+  # The pair (peers, vip) lives in nix/pair.nix.
+  generatorInput = ownInput // cfg.pairInternals.generatorInput;
 
   # The checker runs on the build platform; with a native build that is the configured
   # package itself, so the version that will run is the version that checked the file.
@@ -187,7 +189,7 @@
     '';
 
   # The firewall rules in their own derivation, built from the fields they depend on only
-  # (listeners, source filters, interface), so a changed timeout, node or stats page leaves
+  # (listeners, source filters, interface, the pair's peers and VRRP), so a changed timeout, node or stats page leaves
   # the ruleset's store path alone and the firewall is not reloaded for it (with the iptables
   # backend a reload briefly drops all input). The generator renders them from this subset:
   # nodes only decide whether the `default` cluster exists (see `shorthandActive`), so one
@@ -202,7 +204,7 @@
     address = "192.0.2.1";
   };
   firewallInput =
-    lib.getAttrs (builtins.filter (name: generatorInput ? ${name}) ["frontendPort" "bindAddress" "allowedSources" "statsPort"]) generatorInput
+    lib.getAttrs (builtins.filter (name: generatorInput ? ${name}) ["frontendPort" "bindAddress" "allowedSources" "statsPort" "peers" "vip"]) generatorInput
     // {
       controlPlaneNodes = lib.optional shorthandActive placeholderNode;
       clusters = lib.mapAttrs (_: c: listenerInput c // {controlPlaneNodes = [placeholderNode];}) cfg.clusters;
@@ -245,7 +247,8 @@
         else cfg.bindAddress;
       port = cfg.statsPort;
       what = "${prefix}.statsPort";
-    };
+    }
+    ++ cfg.pairInternals.binds;
   # Seed 004's module example (every node commented out) must build, but not silently.
   emptyNodeLists =
     lib.optional (shorthandActive && cfg.controlPlaneNodes == []) "${prefix}.controlPlaneNodes"
@@ -319,6 +322,8 @@
     then "the service has a private /tmp and /var/tmp (PrivateTmp), so nothing outside it could reach the socket"
     else null;
 in {
+  imports = [./pair.nix];
+
   options.services.haproxy-k8s = {
     # ---- seed 004's interface, first and exactly as written there -------------------------
     enable = lib.mkEnableOption "HAProxy as a load balancer for the Kubernetes API (control plane)";
@@ -660,7 +665,7 @@ in {
       internal = true;
       default = generated;
       defaultText = literalMD "the derivation holding `haproxy.cfg` and the firewall rules";
-      description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables`.";
+      description = "The build output: `haproxy.cfg`, `firewall.json`, `firewall.nft`, `firewall.iptables` (and `keepalived.conf` with a VIP).";
     };
 
     generatedFirewall = mkOption {

@@ -5,14 +5,15 @@
 #        curl, openssl, kubectl (a real Kubernetes client; Debian's kubernetes-client if the
 #        machine has none), nghttp2-client and wrk (benchmarks), debootstrap and
 #        systemd-container (the Debian 13 tree below, booted with systemd-nspawn), stress-ng
-#        (the suite must pass with a CPU hog beside it), socat.
+#        (the suite must pass with a CPU hog beside it), socat, keepalived (checks the generated
+#        keepalived.conf; VRRP between testbed namespaces).
 #   cargo: deadnix (dead-code check of the .nix files), cargo-machete (unused Rust dependencies).
 #   tests/debian13-tree.sh: Debian 13 (HAProxy 3.0, systemd 257, Nix 2.26), cached outside the
 #        work tree, and /usr/local/bin/haproxy-3.0.
 set -euo pipefail
 
 packages=(haproxy nftables iptables iproute2 nix-bin curl openssl procps nghttp2-client wrk
-  debootstrap systemd-container stress-ng socat jq)
+  debootstrap systemd-container stress-ng socat jq keepalived)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()

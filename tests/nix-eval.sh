@@ -445,6 +445,23 @@ if expect_ok $cases/workloads-clusters.nix; then
   firewall_load $n
 fi
 
+# The load-balancer pair (nix/pair.nix): peers, the VIP, keepalived fed the generated file.
+if expect_ok $cases/pair-lb1.nix; then
+  n=pair-lb1
+  check $n "peers and vip reach the generator field for field" \
+    '.generatorInput | fromjson | .peers == {"localName":"lb1","port":10000,"apiSticky":true,"members":[{"name":"lb1","address":"192.168.8.2"},{"name":"lb2","address":"192.168.8.3"}]}
+     and .vip == {"address":"192.168.8.1","prefixLength":24,"interface":"vlan8","virtualRouterId":51,"priority":150,"unicastPeers":["192.168.8.3"],"checkPort":8405,"scriptUser":"nobody","curl":"/nix/store/66666666666666666666666666666666-curl/bin/curl"}'
+  check $n "services.keepalived includes the generated keepalived.conf, with script security" \
+    '.keepalived == {"enable":true,"enableScriptSecurity":true,"extraConfig":("include " + .generatedOutPath + "/keepalived.conf\n")}'
+  check $n "HAProxy may bind the VIP while the other machine holds it" '.sysctl == {"net.ipv4.ip_nonlocal_bind":1}'
+  contains $n "haproxy.cfg names this machine's peer" haproxy.cfg '^ *localpeer lb1$'
+  contains $n "the API backend's stick table joins the peers" haproxy.cfg 'stick-table type ip size 20k expire 30m peers k8s-peers'
+  contains $n "keepalived.conf checks this machine's HAProxy on loopback with the store's curl" keepalived.conf 'script "/nix/store/6+-curl/bin/curl .*http://127\.0\.0\.1:8405/'
+  contains $n "the peers port is open to lb2 only" firewall.nft 'ip daddr 192\.168\.8\.2 ip saddr \{ 192\.168\.8\.3/32 \} tcp dport 10000 accept'
+  contains $n "VRRP from lb2 only, on vlan8" firewall.nft 'iifname "vlan8" ip saddr \{ 192\.168\.8\.3/32 \} meta l4proto 112 accept'
+  firewall_load $n
+fi
+
 if expect_ok $cases/privileged-port.nix; then
   n=privileged-port
   check $n "CAP_NET_BIND_SERVICE for port 443" \
@@ -505,6 +522,8 @@ expect_eval_error $cases/bad-missing-name.nix "node without a name" \
   "services\.haproxy-k8s\.controlPlaneNodes.*\.name. (is used but not defined|was accessed but has no value defined)"
 expect_eval_error $cases/bad-unknown-option.nix "misspelt option" \
   "services\.haproxy-k8s\.frontendPorts. does not exist"
+expect_eval_error $cases/bad-type-vip-priority.nix "VRRP priority 255 (reserved for the address owner)" \
+  "services\.haproxy-k8s\.vip\.priority" "is not of type .integer between 1 and 254"
 
 # Semantic errors: the generator fails the build, naming the option path.
 expect_build_error $cases/bad-duplicate-names.nix "duplicate node names" \
@@ -523,6 +542,8 @@ expect_build_error $cases/bad-sni-routes.nix "SNI route errors, all at once" \
   "services\.haproxy-k8s\.sniRoutes\.0\.hosts\.2: .*only a leading"
 expect_eval_error $cases/bad-backend-node-port.nix "workload node without a port" \
   "services\.haproxy-k8s\.backends\.ingress\.nodes.*\.port. (is used but not defined|was accessed but has no value defined)"
+expect_build_error $cases/bad-pair-local-name.nix "peers.localName not among the members" \
+  "services\.haproxy-k8s\.peers\.localName: \"lb3\" is not one of peers\.members"
 expect_build_error $cases/bad-unused-top-level.nix "top-level allowedSources nothing reads (issue 8)" \
   "services\.haproxy-k8s\.allowedSources: is set, but nothing reads it"
 
@@ -537,6 +558,15 @@ for backend in nftables iptables; do
     fail "VM test ($backend): $(cat "$tmp/vm-$backend.err")"
   fi
 done
+
+if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr test pair \
+  >"$tmp/vm-pair.json" 2>"$tmp/vm-pair.err" &&
+  jq -r .testScript "$tmp/vm-pair.json" >"$tmp/vm-pair.py" &&
+  python3 -m py_compile "$tmp/vm-pair.py" 2>>"$tmp/vm-pair.err"; then
+  pass "VM test pair: nodes $(jq -c .nodes "$tmp/vm-pair.json"), test script compiles"
+else
+  fail "VM test pair: $(cat "$tmp/vm-pair.err")"
+fi
 
 if nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr test sni-passthrough \
   >"$tmp/vm-sni.json" 2>"$tmp/vm-sni.err" &&
@@ -553,8 +583,8 @@ fi
 if nix-instantiate --eval --strict --json nix/tests/eval/flake-outputs.nix >"$tmp/flake.json" 2>"$tmp/flake.err"; then
   check flake "packages default/haproxy-k8s-gen/apiserver-standin for x86_64 and aarch64" \
     '.packages | keys == ["aarch64-linux","x86_64-linux"] and all(.[]; . == ["apiserver-standin","default","haproxy-k8s-gen"])'
-  check flake "checks: VM tests (both backends), crate tests, clippy, rustfmt, alejandra, deadnix" \
-    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables","vm-sni-passthrough"]'
+  check flake "checks: VM tests (both backends, the pair, SNI passthrough), crate tests, clippy, rustfmt, alejandra, deadnix" \
+    '.checks["x86_64-linux"] == ["alejandra","clippy","crate-tests","deadnix","rustfmt","vm-iptables","vm-nftables","vm-pair","vm-sni-passthrough"]'
   check flake "nixosModules.default, overlays.default, formatter = alejandra, devShells.default" \
     '(.nixosModules | index("default")) and .overlay == ["apiserver-standin","haproxy-k8s-gen"] and .formatter == "alejandra" and .devShells == ["default"]'
   check flake "each package builds its own crate (cargo --package)" \

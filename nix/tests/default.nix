@@ -17,4 +17,6 @@
     inherit pkgs self;
     firewallBackend = "nftables";
   };
+  # The load-balancer pair: two LB machines with peers and a VRRP virtual IP.
+  vm-pair = import ./pair.nix {inherit pkgs self;};
 }

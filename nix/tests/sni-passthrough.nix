@@ -1,6 +1,6 @@
 # VM test, seed 000: the Kubernetes API and an ingress behind one router :443, the ingress
 # chosen by the TLS ClientHello's SNI and passed through unterminated. Mirrors the network
-# testbed's scenario k (crates/testbed/tests/workloads.rs) one to one:
+# testbed's scenario o (crates/testbed/tests/workloads.rs) one to one:
 #   - kubectl by IP and by the API's name (SNI `kubernetes`) reaches the apiserver;
 #   - an exact name, a wildcard name and a mixed-case one reach both ingress nodes, which
 #     present their OWN certificate (HAProxy has none here: passthrough proven by the subject);
@@ -176,11 +176,11 @@ in
               timeout=60,
           )
 
-      with subtest("k: kubectl by IP and by the API's name reaches the apiserver"):
+      with subtest("o: kubectl by IP and by the API's name reaches the apiserver"):
           assert kubectl_node() == "k8s-master-1"
           assert kubectl_node("--tls-server-name kubernetes") == "k8s-master-1"
 
-      with subtest("k: ingress names reach the workers, which present their own certificate"):
+      with subtest("o: ingress names reach the workers, which present their own certificate"):
           seen = set()
           for host in ["login.example.com", "foo.apps.example.com", "Bar.APPS.Example.com"]:
               for _ in range(2):
@@ -190,17 +190,17 @@ in
                   seen.add(node)
           assert seen == WORKERS, f"roundrobin reached {seen}"
 
-      with subtest("k: names no route matches reach the apiserver"):
+      with subtest("o: names no route matches reach the apiserver"):
           for host in ["a.b.apps.example.com", "apps.example.com", "login.example.com.evil"]:
               node, _ = curl_version(host)
               assert node == "k8s-master-1", f"{host} reached {node}"
 
-      with subtest("k: a ClientHello in two TCP segments is still routed"):
+      with subtest("o: a ClientHello in two TCP segments is still routed"):
           for host in ["login.example.com", "x.apps.example.com"]:
               node = client.succeed(f"${splitHello} {ROUTER} {host}").strip()
               assert node in WORKERS, f"split hello for {host} reached {node}"
 
-      with subtest("k: clients that send nothing hold up no one"):
+      with subtest("o: clients that send nothing hold up no one"):
           for i in range(5):
               client.succeed(
                   f"systemd-run --unit=silent-{i} socat -u TCP:{ROUTER}:443 STDOUT"
@@ -214,7 +214,7 @@ in
           assert client.succeed(f"${splitHello} {ROUTER} login.example.com").strip() in WORKERS
           client.succeed("systemctl stop 'silent-*' || true")
 
-      with subtest("k: a sticky client stays on one worker, and moves when that worker dies"):
+      with subtest("o: a sticky client stays on one worker, and moves when that worker dies"):
           landed = {curl_version("${stickyName}")[0] for _ in range(10)}
           assert len(landed) == 1, f"a sticky client spread over {landed}"
           stuck = landed.pop()

@@ -45,7 +45,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate the options and write haproxy.cfg, firewall.json, firewall.nft and firewall.iptables.
+    /// Validate the options and write haproxy.cfg, firewall.json, firewall.nft and firewall.iptables (and keepalived.conf with a `vip`).
     #[command(after_help = GENERATE_HELP)]
     Generate {
         #[command(flatten)]

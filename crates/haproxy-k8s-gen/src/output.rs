@@ -52,8 +52,24 @@ fn stage_and_commit(dir: &Path, outputs: &Outputs) -> Result<(), String> {
         })?;
         replaced.push(name);
     }
+    // A keepalived.conf left from a run with a `vip` would keep announcing a VIP the options
+    // no longer have: without one, it goes.
+    if outputs.keepalived_conf.is_none() {
+        match std::fs::remove_file(dir.join(KEEPALIVED_CONF)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(format!(
+                    "removing the stale {KEEPALIVED_CONF}: {error}; already replaced: {}",
+                    replaced.join(", ")
+                ))
+            }
+        }
+    }
     Ok(())
 }
+
+const KEEPALIVED_CONF: &str = "keepalived.conf";
 
 fn stage(dir: &Path, outputs: &Outputs) -> Result<Vec<(&'static str, NamedTempFile)>, String> {
     let context = |what: String| move |error: std::io::Error| format!("{what}: {error}");

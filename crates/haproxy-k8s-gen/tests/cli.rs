@@ -91,6 +91,40 @@ fn generate_writes_all_four_files() {
 }
 
 #[test]
+fn keepalived_conf_is_written_with_a_vip_and_removed_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |json: &str| {
+        let input = write_input(dir.path(), json);
+        let output = gen(
+            &[
+                "generate",
+                input.to_str().unwrap(),
+                "--out-dir",
+                out.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    };
+    let pair = include_str!("../../../examples/seed-001-lb1.json");
+    run(pair);
+    let expected = haproxy_k8s::generate(pair, "")
+        .unwrap()
+        .keepalived_conf
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("keepalived.conf")).unwrap(),
+        expected
+    );
+    run(SEED);
+    assert!(
+        !out.join("keepalived.conf").exists(),
+        "a stale keepalived.conf stayed"
+    );
+}
+
+#[test]
 fn invalid_options_exit_1_name_every_option_and_touch_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

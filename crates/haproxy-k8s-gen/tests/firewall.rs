@@ -8,6 +8,7 @@ use std::process::Command;
 const SEED: &str = include_str!("../../../examples/seed-004.json");
 const MULTI: &str = include_str!("../../../examples/multi-cluster.json");
 const DUAL: &str = include_str!("../../../examples/dual-stack.json");
+const PAIR: &str = include_str!("../../../examples/seed-001-lb1.json");
 
 /// A network namespace that is deleted when dropped, also when the test panics.
 struct Netns(String);
@@ -89,7 +90,12 @@ fn nft_rules_load_as_a_chain_body_like_nixos_input_allow() {
     if skip_if_unavailable("nft_rules_load_as_a_chain_body_like_nixos_input_allow") {
         return;
     }
-    for (tag, json) in [("seed", SEED), ("multi", MULTI), ("dual", DUAL)] {
+    for (tag, json) in [
+        ("seed", SEED),
+        ("multi", MULTI),
+        ("dual", DUAL),
+        ("pair", PAIR),
+    ] {
         let out = haproxy_k8s::generate(json, "services.haproxy-k8s").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let rules = write(dir.path(), "firewall.nft", &out.firewall_nft);
@@ -113,11 +119,20 @@ fn nft_rules_load_as_a_chain_body_like_nixos_input_allow() {
         let listed = String::from_utf8_lossy(&listed.stdout);
         let rules = haproxy_k8s::firewall_rules(&haproxy_k8s::plan(json, "").unwrap());
         for rule in rules {
-            assert!(
-                listed.contains(&format!("tcp dport {} accept", rule.port)),
-                "port {} missing:\n{listed}",
-                rule.port
-            );
+            let expected = match rule.port {
+                Some(port) => format!("tcp dport {port} accept"),
+                // nft names protocol 112 after /etc/protocols where it has one.
+                None => "meta l4proto".to_string(),
+            };
+            assert!(listed.contains(&expected), "{expected} missing:\n{listed}");
+        }
+        if tag == "pair" {
+            for rule in [
+                "ip daddr 192.168.8.2 ip saddr 192.168.8.3 tcp dport 10000 accept",
+                "iifname \"vlan8\" ip saddr 192.168.8.3 meta l4proto",
+            ] {
+                assert!(listed.contains(rule), "{rule} missing:\n{listed}");
+            }
         }
         if tag == "multi" {
             // Each listener opens only its own address, with its own sources.
@@ -176,6 +191,26 @@ fn iptables_script_runs_standalone() {
         "{v4}"
     );
     assert!(!v6.contains("--dport"), "{v6}");
+}
+
+#[test]
+fn iptables_script_opens_peers_and_vrrp_to_the_other_member_only() {
+    if skip_if_unavailable("iptables_script_opens_peers_and_vrrp_to_the_other_member_only") {
+        return;
+    }
+    let (v4, v6) = load_iptables("paiript", PAIR);
+    let peers =
+        "-A INPUT -s 192.168.8.3/32 -d 192.168.8.2/32 -p tcp -m tcp --dport 10000 -j ACCEPT";
+    assert!(v4.contains(peers), "{peers} missing:\n{v4}");
+    // iptables names protocol 112 after /etc/protocols where it has one.
+    assert!(
+        ["vrrp", "112"].iter().any(|p| v4.contains(&format!(
+            "-A INPUT -s 192.168.8.3/32 -i vlan8 -p {p} -j ACCEPT"
+        ))),
+        "VRRP from 192.168.8.3 on vlan8 missing:\n{v4}"
+    );
+    assert_eq!(v4.matches("--dport 10000").count(), 1, "{v4}");
+    assert!(!v6.contains("-j ACCEPT"), "{v6}");
 }
 
 /// Runs the generated script in a fresh namespace against INPUT; returns `iptables -S` and
@@ -338,4 +373,50 @@ fn iptables_rules_pass_only_each_listeners_family_destination_and_sources() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_probes(&ns, "iptables");
+}
+
+/// The peers port lets the other member in and no one else (nftables, real TCP probes).
+#[test]
+fn nft_peers_port_passes_only_the_other_member() {
+    if skip_if_unavailable("nft_peers_port_passes_only_the_other_member") {
+        return;
+    }
+    let out = haproxy_k8s::generate(PAIR, "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write(dir.path(), "firewall.nft", &out.firewall_nft);
+    let ruleset = format!(
+        "table inet probe {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
+         ct state established,related accept\n    include \"{rules}\"\n    \
+         meta l4proto tcp reject with icmpx admin-prohibited\n  }}\n}}\n"
+    );
+    let ruleset = write(dir.path(), "ruleset.nft", &ruleset);
+    let ns = Netns::create("nftpeers").expect("create a network namespace");
+    let mut setup = vec!["ip link set lo up".to_string()];
+    for address in ["192.168.8.1", "192.168.8.2", "192.168.8.3", "192.168.8.4"] {
+        setup.push(format!("ip addr add {address}/32 dev lo"));
+    }
+    let run = ns.run("sh", &["-ec", &setup.join("\n")], &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let load = ns.run("nft", &["-f", &ruleset], &[]);
+    assert!(
+        load.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    for (source, destination, port, open) in [
+        ("192.168.8.3", "192.168.8.2", 10000, true), // lb2 → lb1's peers port
+        ("192.168.8.4", "192.168.8.2", 10000, false), // anyone else
+        ("192.168.8.3", "192.168.8.1", 10000, false), // not on the VIP
+        ("192.168.8.4", "192.168.8.1", 6443, true),  // the API on the VIP: anyone
+    ] {
+        assert_eq!(
+            passes(&ns, source, destination, port),
+            open,
+            "{source} → {destination}:{port}"
+        );
+    }
 }

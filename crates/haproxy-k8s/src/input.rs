@@ -8,6 +8,9 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+mod pair;
+pub use pair::{PeerMember, Peers, Vip};
+
 /// The whole option set (`services.haproxy-k8s`).
 ///
 /// Its first four fields repeat [`Cluster`]'s on purpose: they are seed 004's single-cluster
@@ -81,6 +84,11 @@ pub struct Input {
     /// absent, so a value that no cluster reads can be refused.
     #[serde(default)]
     pub sni_routes: Option<Vec<SniRoute>>,
+    /// The load-balancer pair (input/pair.rs).
+    #[serde(default)]
+    pub peers: Option<Peers>,
+    #[serde(default)]
+    pub vip: Option<Vip>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

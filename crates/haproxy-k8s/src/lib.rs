@@ -14,7 +14,7 @@ mod warning;
 
 pub use errors::{InputError, InputErrors, Location, OptionPath};
 pub use plan::{Family, Plan};
-pub use render::firewall::FirewallRule;
+pub use render::firewall::{FirewallRule, Protocol};
 pub use render::haproxy_cfg::{STATS_PASSWORD_VARIABLE, STATS_USER_VARIABLE};
 pub use validate::SHORTHAND_CLUSTER;
 pub use warning::Warning;
@@ -26,17 +26,23 @@ pub struct Outputs {
     pub firewall_json: String,
     pub firewall_nft: String,
     pub firewall_iptables: String,
+    /// Only with a `vip`.
+    pub keepalived_conf: Option<String>,
 }
 
 impl Outputs {
     /// File names and contents, in a fixed order.
-    pub fn files(&self) -> [(&'static str, &str); 4] {
-        [
-            ("haproxy.cfg", &self.haproxy_cfg),
+    pub fn files(&self) -> Vec<(&'static str, &str)> {
+        let mut files = vec![
+            ("haproxy.cfg", self.haproxy_cfg.as_str()),
             ("firewall.json", &self.firewall_json),
             ("firewall.nft", &self.firewall_nft),
             ("firewall.iptables", &self.firewall_iptables),
-        ]
+        ];
+        if let Some(keepalived) = &self.keepalived_conf {
+            files.push(("keepalived.conf", keepalived));
+        }
+        files
     }
 }
 
@@ -56,6 +62,7 @@ pub fn render(plan: &Plan) -> Outputs {
         firewall_json: render::firewall::render_json(&rules),
         firewall_nft: render::firewall::render_nft(&rules),
         firewall_iptables: render::firewall::render_iptables(&rules),
+        keepalived_conf: render::keepalived::render(plan),
     }
 }
 

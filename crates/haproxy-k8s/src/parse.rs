@@ -148,7 +148,7 @@ mod tests {
         // A node's port, not a health-check port: the hint says where `port` exists.
         assert_eq!(
             error_of(r#"{"healthCheck": {"port": 6443}}"#),
-            "services.haproxy-k8s.healthCheck.port: `port` is not an option here; did you mean `services.haproxy-k8s.controlPlaneNodes.<n>.port`?"
+            "services.haproxy-k8s.healthCheck.port: `port` is not an option here; did you mean one of `services.haproxy-k8s.peers.port`, `services.haproxy-k8s.controlPlaneNodes.<n>.port`?"
         );
         let message = error_of(r#"{"clusters": {"a": {"statsPort": 1}}}"#);
         assert!(

@@ -12,6 +12,8 @@ use std::net::IpAddr;
 
 mod workloads;
 pub(crate) use workloads::*;
+mod pair;
+pub(crate) use pair::*;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -32,6 +34,9 @@ pub struct Plan {
     pub(crate) firewall_interface: Option<String>,
     pub(crate) extra: ExtraPlan,
     pub(crate) backends: Vec<BackendPlan>,
+    /// The load-balancer pair (plan/pair.rs).
+    pub(crate) peers: Option<PeersPlan>,
+    pub(crate) vip: Option<VipPlan>,
     pub(crate) warnings: Vec<Warning>,
 }
 

@@ -264,6 +264,14 @@ const STRING_FIELDS: &[&str] = &[
     "/backends/ingress/healthCheck/path",
     "/backends/ingress/healthCheck/host",
     "/backends/ingress/healthCheck/interval",
+    "/peers/localName",
+    "/peers/members/1/name",
+    "/peers/members/1/address",
+    "/vip/address",
+    "/vip/interface",
+    "/vip/unicastPeers/0",
+    "/vip/scriptUser",
+    "/vip/curl",
 ];
 
 fn base_option_set() -> Value {
@@ -289,6 +297,10 @@ fn base_option_set() -> Value {
             "nodes": [{"name": "w1", "address": "w1.example", "port": 443}],
             "balance": "leastconn", "sticky": "source", "cookieName": null, "caFile": null,
             "healthCheck": {"type": "https", "path": "/healthz", "host": "login.example.com", "interval": "2s"}}},
+        "peers": {"localName": "lb1", "apiSticky": true, "members": [
+            {"name": "lb1", "address": "10.0.0.2"}, {"name": "lb2", "address": "10.0.0.3"}]},
+        "vip": {"address": "10.0.0.1", "prefixLength": 24, "interface": "eth0", "virtualRouterId": 51,
+                "priority": 150, "unicastPeers": ["10.0.0.3"], "scriptUser": "nobody", "curl": "/usr/bin/curl"},
     })
 }
 
@@ -374,7 +386,8 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                     "resolvers",
                     "frontend",
                     "backend",
-                    "userlist"
+                    "userlist",
+                    "peers"
                 ]
                 .contains(&first),
                 "unexpected section: {line}"
@@ -392,6 +405,7 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 "stats",
                 "maxconn",
                 "hard-stop-after",
+                "localpeer",
                 "#",
                 "setenv",
                 "unsetenv",
@@ -411,6 +425,8 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 "no",
                 "http-request",
                 "stats",
+                "monitor-uri",
+                "monitor",
                 "#",
             ],
             "backend" => &[
@@ -422,15 +438,21 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 "stick-table",
                 "stick",
                 "server",
+                "stick-table",
+                "stick",
                 "#",
             ],
             "userlist" => &["user"],
+            "peers" => &["peer"],
             _ => &[],
         };
         assert!(
             allowed.contains(&first),
             "unexpected directive in {section}: {line}"
         );
+    }
+    if let Some(keepalived) = &out.keepalived_conf {
+        assert_keepalived_structure(keepalived);
     }
     for line in out.firewall_nft.lines() {
         assert!(
@@ -446,5 +468,50 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 || line.starts_with("haproxy_k8s_"),
             "unexpected sh line: {line}"
         );
+    }
+}
+
+/// keepalived.conf: only the keywords we write, braces, and address lines.
+fn assert_keepalived_structure(text: &str) {
+    const KEYWORDS: &[&str] = &[
+        "global_defs",
+        "script_user",
+        "enable_script_security",
+        "vrrp_script",
+        "script",
+        "interval",
+        "timeout",
+        "fall",
+        "rise",
+        "vrrp_instance",
+        "state",
+        "interface",
+        "version",
+        "virtual_router_id",
+        "priority",
+        "advert_int",
+        "unicast_peer",
+        "virtual_ipaddress",
+        "track_script",
+        "haproxy_k8s_check",
+        "}",
+    ];
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let first = trimmed.split_whitespace().next().unwrap_or("");
+        let address = first
+            .split('/')
+            .next()
+            .is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok());
+        assert!(
+            KEYWORDS.contains(&first) || address,
+            "unexpected keepalived.conf line: {line}"
+        );
+        if first == "script" {
+            assert_eq!(trimmed.matches('"').count(), 2, "{line}");
+        }
     }
 }

@@ -50,7 +50,7 @@ fn outputs(json: &str) -> haproxy_k8s::Outputs {
 
 /// The real `haproxy -c -dW` accepts what `--haproxy-check` checks for these options (the
 /// config itself, or its offline variant where the Nix sandbox lacks resolv.conf or a route).
-fn assert_haproxy_accepts(json: &str) {
+fn assert_haproxy_accepts_config_of(json: &str) {
     let config = config_to_check(json);
     if let Some(complaint) = haproxy_rejects(&config) {
         panic!("haproxy -c -dW rejected the config:\n{complaint}\n{config}");
@@ -61,7 +61,7 @@ fn assert_haproxy_accepts(json: &str) {
 fn seed_004() {
     let json = example("seed-004.json");
     let out = outputs(&json);
-    assert_haproxy_accepts(&json);
+    assert_haproxy_accepts_config_of(&json);
     insta::assert_snapshot!("seed_004_haproxy_cfg", out.haproxy_cfg);
     insta::assert_snapshot!("seed_004_firewall_json", out.firewall_json);
     insta::assert_snapshot!("seed_004_firewall_nft", out.firewall_nft);
@@ -72,7 +72,7 @@ fn seed_004() {
 fn seed_004_module_example_with_every_node_commented_out() {
     let json = r#"{"frontendPort": 6443, "bindAddress": "192.168.8.1", "controlPlaneNodes": [], "statsPort": 8404}"#;
     let out = outputs(json);
-    assert_haproxy_accepts(json);
+    assert_haproxy_accepts_config_of(json);
     assert!(out
         .haproxy_cfg
         .contains("backend k8s-nodes.default\n    mode tcp\n"));
@@ -83,7 +83,7 @@ fn seed_004_module_example_with_every_node_commented_out() {
 fn multi_cluster_example() {
     let json = example("multi-cluster.json");
     let out = outputs(&json);
-    assert_haproxy_accepts(&json);
+    assert_haproxy_accepts_config_of(&json);
     insta::assert_snapshot!("multi_cluster_haproxy_cfg", out.haproxy_cfg);
     insta::assert_snapshot!("multi_cluster_firewall_nft", out.firewall_nft);
 }
@@ -93,7 +93,7 @@ fn multi_cluster_example() {
 fn dual_stack_example() {
     let json = example("dual-stack.json");
     let out = outputs(&json);
-    assert_haproxy_accepts(&json);
+    assert_haproxy_accepts_config_of(&json);
     insta::assert_snapshot!("dual_stack_haproxy_cfg", out.haproxy_cfg);
     insta::assert_snapshot!("dual_stack_firewall_nft", out.firewall_nft);
     insta::assert_snapshot!("dual_stack_firewall_iptables", out.firewall_iptables);
@@ -102,7 +102,7 @@ fn dual_stack_example() {
 #[test]
 fn kitchen_sink() {
     let out = outputs(KITCHEN_SINK);
-    assert_haproxy_accepts(KITCHEN_SINK);
+    assert_haproxy_accepts_config_of(KITCHEN_SINK);
     insta::assert_snapshot!("kitchen_sink_haproxy_cfg", out.haproxy_cfg);
     insta::assert_snapshot!("kitchen_sink_firewall_json", out.firewall_json);
     insta::assert_snapshot!("kitchen_sink_firewall_nft", out.firewall_nft);
@@ -112,8 +112,9 @@ fn kitchen_sink() {
 /// Seed 000: the API and an ingress on one :443, the ingress chosen by SNI, unterminated.
 #[test]
 fn seed_000() {
-    let out = outputs(&example("seed-000.json"));
-    assert_haproxy_accepts(&out.haproxy_cfg);
+    let json = example("seed-000.json");
+    let out = outputs(&json);
+    assert_haproxy_accepts_config_of(&json);
     insta::assert_snapshot!("seed_000_haproxy_cfg", out.haproxy_cfg);
     insta::assert_snapshot!("seed_000_firewall_nft", out.firewall_nft);
 }
@@ -162,7 +163,7 @@ const WORKLOADS: &str = r#"{
 #[test]
 fn workloads() {
     let out = outputs(WORKLOADS);
-    assert_haproxy_accepts(&out.haproxy_cfg);
+    assert_haproxy_accepts_config_of(WORKLOADS);
     insta::assert_snapshot!("workloads_haproxy_cfg", out.haproxy_cfg);
     // Same listeners as without workloads: the firewall opens nothing more.
     let without: serde_json::Value = {
@@ -186,7 +187,7 @@ fn workloads() {
 fn tcp_check_has_no_tls_settings() {
     let json = r#"{"controlPlaneNodes": [{"name": "a", "address": "10.0.0.1"}], "healthCheck": {"type": "tcp"}}"#;
     let out = outputs(json);
-    assert_haproxy_accepts(json);
+    assert_haproxy_accepts_config_of(json);
     assert!(out
         .haproxy_cfg
         .contains("    server a 10.0.0.1:6443 check\n"));
@@ -246,7 +247,7 @@ fn firewall_rules_carry_their_listeners_family() {
         "priv": {"bindAddress": "fd00::1", "allowedSources": ["fd00:9::/64"],
                  "controlPlaneNodes": [{"name": "b", "address": "fd00::10"}]}}}"#;
     let out = outputs(json);
-    assert_haproxy_accepts(json);
+    assert_haproxy_accepts_config_of(json);
     let nft: Vec<&str> = out
         .firewall_nft
         .lines()
@@ -276,7 +277,10 @@ fn firewall_rules_carry_their_listeners_family() {
     let rules = haproxy_k8s::firewall_rules(&haproxy_k8s::plan(json, "").unwrap());
     let families: Vec<_> = rules.iter().map(|r| (r.family, r.port)).collect();
     use haproxy_k8s::Family::{Ipv4, Ipv6};
-    assert_eq!(families, [(Ipv6, 6443), (Ipv4, 6443), (Ipv4, 8404)]);
+    assert_eq!(
+        families,
+        [(Ipv6, Some(6443)), (Ipv4, Some(6443)), (Ipv4, Some(8404))]
+    );
 }
 
 /// A dual-stack listener opens both families, each once, each naming its family.

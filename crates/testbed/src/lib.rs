@@ -21,6 +21,7 @@ pub mod firewall;
 pub mod haproxy;
 pub mod load;
 pub mod nodes;
+pub mod pair;
 pub mod probe;
 pub mod process;
 pub mod sni;

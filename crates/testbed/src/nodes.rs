@@ -30,14 +30,16 @@ impl Default for NodeOpts {
 }
 
 impl Testbed {
-    /// The certificate SANs of a node: its own IPs, the router's (TLS passes through the
-    /// router, so clients check the router's address), and the usual apiserver names.
+    /// The certificate SANs of a node: its own IPs, the router's and the LB pair's VIP (TLS
+    /// passes through, so clients check the address they dialled), and the usual apiserver
+    /// names.
     fn node_sans(&self, i: usize) -> Vec<String> {
         vec![
             self.addrs.node(i).to_string(),
             self.addrs.node6(i).to_string(),
             self.addrs.router().to_string(),
             self.addrs.router6().to_string(),
+            self.addrs.vip().to_string(),
             "kubernetes".into(),
             "kubernetes.default".into(),
             "localhost".into(),

@@ -38,6 +38,14 @@ impl Addrs {
     pub fn node(&self, i: usize) -> Ipv4Addr {
         Ipv4Addr::new(10, self.a, self.b, 10 + i as u8)
     }
+    /// Load balancer `i` (1 or 2) of a pair: 10.A.B.(1+i).
+    pub fn lb(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.a, self.b, 1 + i as u8)
+    }
+    /// The pair's virtual IP: 10.A.B.50.
+    pub fn vip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.a, self.b, 50)
+    }
     pub fn client(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, self.a, self.b, 100)
     }

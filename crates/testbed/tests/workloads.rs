@@ -26,7 +26,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(k_sni_passthrough_beside_the_api);
+scenarios!(o_sni_passthrough_beside_the_api);
 
 const LONG: Duration = Duration::from_secs(60);
 const STANDIN: &str = env!("CARGO_BIN_EXE_testbed-standin");
@@ -43,9 +43,9 @@ fn label(test: &str, v: HaproxyVersion) -> String {
 /// n1 is the apiserver (testbed CA); n2 and n3 are workers running an "ingress" on :443 with
 /// a certificate from a CA of their own, for the ingress names only. Last, the worker a
 /// sticky client was kept on is killed: its traffic and that client move to the other one.
-fn k_sni_passthrough_beside_the_api(v: HaproxyVersion) {
+fn o_sni_passthrough_beside_the_api(v: HaproxyVersion) {
     let _lock = testbed::serial();
-    let test = label("k: SNI passthrough beside the API", v);
+    let test = label("o: SNI passthrough beside the API", v);
     if testbed::skip_unless_ready_with(&test, v, true) {
         return;
     }

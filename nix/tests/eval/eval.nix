@@ -27,6 +27,7 @@
   pkgs = {
     haproxy = fakeDrv "haproxy" haproxyDir {meta.mainProgram = "haproxy";};
     coreutils = fakeDrv "coreutils" "/nix/store/33333333333333333333333333333333-coreutils" {};
+    curl = fakeDrv "curl" "/nix/store/66666666666666666666666666666666-curl" {};
     stdenv = {
       buildPlatform = {
         system = "x86_64-linux";
@@ -113,6 +114,8 @@ in {
     users = lib.mapAttrs (_: u: {inherit (u) isSystemUser group;}) config.users.users;
     groups = lib.attrNames config.users.groups;
     firewall = {inherit (config.networking.firewall) backend extraInputRules extraCommands allowedTCPPorts;};
+    keepalived = {inherit (config.services.keepalived) enable enableScriptSecurity extraConfig;};
+    sysctl = config.boot.kernel.sysctl;
   };
 
   optionsMarkdown = lib.concatMapStringsSep "\n" renderOption docOptions;

@@ -332,6 +332,28 @@ in {
         default = null;
       };
     };
+
+    # services/networking/keepalived/default.nix (the options the pair sets)
+    services.keepalived = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      enableScriptSecurity = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      extraConfig = mkOption {
+        type = types.lines;
+        default = "";
+      };
+    };
+
+    # config/sysctl.nix
+    boot.kernel.sysctl = mkOption {
+      type = with types; attrsOf (nullOr (oneOf [bool str int]));
+      default = {};
+    };
   };
 
   config = {

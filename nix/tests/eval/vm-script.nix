@@ -1,7 +1,8 @@
 # The VM test's Python test script, rendered without nixpkgs (stub pkgs), so that the runner
 # can at least compile it: the VM test itself needs KVM and a binary cache.
 #   nix-instantiate --eval --strict --json nix/tests/eval/vm-script.nix --argstr backend nftables
-#   (--argstr test sni-passthrough for nix/tests/sni-passthrough.nix)
+#   (--argstr test sni-passthrough for nix/tests/sni-passthrough.nix, --argstr test pair for
+#   the load-balancer pair's nix/tests/pair.nix)
 {
   backend ? "nftables",
   test ? "control-plane",
@@ -29,7 +30,10 @@
     nixosModules.default = ../../module.nix;
   };
 in
-  import (../. + "/${test}.nix") {
-    inherit pkgs self;
-    firewallBackend = backend;
-  }
+  if test == "pair"
+  then import ../pair.nix {inherit pkgs self;}
+  else
+    import (../. + "/${test}.nix") {
+      inherit pkgs self;
+      firewallBackend = backend;
+    }

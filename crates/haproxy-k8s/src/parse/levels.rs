@@ -3,7 +3,7 @@
 use crate::input::Input;
 
 /// Sections that hold options directly under the top level.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 9] = [
     "stats",
     "healthCheck",
     "timeouts",
@@ -11,10 +11,13 @@ const SECTIONS: [&str; 7] = [
     "resolvers",
     "firewall",
     "extraConfig",
+    "peers",
+    "vip",
 ];
 
 pub(super) const CLUSTER: &str = "clusters.<name>";
 pub(super) const NODE: &str = "controlPlaneNodes.<n>";
+pub(super) const PEER: &str = "peers.members.<n>";
 
 /// The attribute set a path points at, as a user reads it (`""` is the top level,
 /// `clusters.<name>`, `controlPlaneNodes.<n>` also inside a cluster), or `None` for a value.
@@ -25,6 +28,7 @@ pub(super) fn level_of(path: &[String]) -> Option<&'static str> {
         [section] => SECTIONS.iter().copied().find(|known| known == section),
         [clusters, _] if clusters == "clusters" => Some(CLUSTER),
         [nodes, _] if nodes == "controlPlaneNodes" => Some(NODE),
+        [peers, members, _] if peers == "peers" && members == "members" => Some(PEER),
         [clusters, _, nodes, _] if clusters == "clusters" && nodes == "controlPlaneNodes" => {
             Some(NODE)
         }
@@ -41,12 +45,13 @@ pub(super) fn all_options() -> Vec<(&'static str, Vec<String>)> {
             "" => UNKNOWN.to_string(),
             CLUSTER => format!(r#"{{"clusters": {{"x": {UNKNOWN}}}}}"#),
             NODE => format!(r#"{{"controlPlaneNodes": [{UNKNOWN}]}}"#),
+            PEER => format!(r#"{{"peers": {{"localName": "a", "members": [{UNKNOWN}]}}}}"#),
             section => format!(r#"{{"{section}": {UNKNOWN}}}"#),
         }
     };
     std::iter::once("")
         .chain(SECTIONS)
-        .chain([CLUSTER, NODE])
+        .chain([CLUSTER, NODE, PEER])
         .map(|level| {
             let message = serde_json::from_str::<Input>(&probe(level))
                 .err()
@@ -75,7 +80,7 @@ mod tests {
     #[test]
     fn every_level_has_its_options() {
         let all = all_options();
-        assert_eq!(all.len(), 10);
+        assert_eq!(all.len(), 13);
         for (level, names) in &all {
             assert!(!names.is_empty(), "no options found for `{level}`");
         }
@@ -84,6 +89,8 @@ mod tests {
         assert!(find("stats").contains(&"credentialsFile".to_string()));
         assert!(find(NODE).contains(&"port".to_string()));
         assert!(find(CLUSTER).contains(&"frontendPort".to_string()));
+        assert!(find("vip").contains(&"virtualRouterId".to_string()));
+        assert!(find(PEER).contains(&"address".to_string()));
     }
 
     #[test]

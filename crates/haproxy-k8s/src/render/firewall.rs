@@ -9,14 +9,34 @@ use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
 
+/// What a rule opens: a TCP port, or VRRP (IP protocol 112, which has no ports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Vrrp,
+}
+
+impl Protocol {
+    /// The IP protocol number: numeric in nft and iptables, so no /etc/protocols is needed.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Vrrp => 112,
+        }
+    }
+}
+
 /// One opening in the firewall, for one address family. `sources` empty means any source of
 /// that family; `destination` is the listener's address, or none when it listens on every
 /// address of the family.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FirewallRule {
-    pub protocol: &'static str,
+    pub protocol: Protocol,
     pub family: Family,
-    pub port: u16,
+    /// TCP only (VRRP has no ports); absent from the JSON when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// Without it, one cluster's open port would also open another cluster's listener on
     /// the same port at another address, whatever that cluster's `allowedSources` say.
     pub destination: Option<IpAddr>,
@@ -29,7 +49,17 @@ pub struct FirewallRule {
 
 impl FirewallRule {
     /// Everything but the comment: two rules with the same key open the same packets.
-    fn key(&self) -> (&str, Family, u16, Option<IpAddr>, &[IpNet], Option<&str>) {
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        Protocol,
+        Family,
+        Option<u16>,
+        Option<IpAddr>,
+        &[IpNet],
+        Option<&str>,
+    ) {
         (
             self.protocol,
             self.family,
@@ -57,11 +87,12 @@ pub(crate) fn rules(plan: &Plan) -> Vec<FirewallRule> {
         (&stats.listener, &stats.allowed_sources[..], comment)
     });
     let mut rules: Vec<FirewallRule> = Vec::new();
-    for (listener, sources, comment) in api.chain(stats) {
-        for rule in listener_rules(plan, listener, sources, comment) {
-            if !rules.iter().any(|seen| seen.key() == rule.key()) {
-                rules.push(rule);
-            }
+    let listeners = api
+        .chain(stats)
+        .flat_map(|(listener, sources, comment)| listener_rules(plan, listener, sources, comment));
+    for rule in listeners.chain(super::pair_firewall::rules(plan)) {
+        if !rules.iter().any(|seen| seen.key() == rule.key()) {
+            rules.push(rule);
         }
     }
     rules
@@ -88,9 +119,9 @@ fn listener_rules(
                 return None;
             }
             Some(FirewallRule {
-                protocol: "tcp",
+                protocol: Protocol::Tcp,
                 family,
-                port: listener.port,
+                port: Some(listener.port),
                 destination: listener.destination(),
                 sources: family_sources,
                 interface: plan.firewall_interface.clone(),
@@ -136,10 +167,11 @@ pub(crate) fn render_nft(rules: &[FirewallRule]) -> String {
             let sources: Vec<String> = rule.sources.iter().map(ToString::to_string).collect();
             matches.push_str(&format!("{selector} saddr {{ {} }} ", sources.join(", ")));
         }
-        out.push_str(&format!(
-            "{matches}{} dport {} accept\n",
-            rule.protocol, rule.port
-        ));
+        let what = match (rule.protocol, rule.port) {
+            (Protocol::Tcp, Some(port)) => format!("tcp dport {port}"),
+            (protocol, _) => format!("meta l4proto {}", protocol.number()),
+        };
+        out.push_str(&format!("{matches}{what} accept\n"));
     }
     out
 }
@@ -174,11 +206,11 @@ pub(crate) fn render_iptables(rules: &[FirewallRule]) -> String {
             .destination
             .map(|ip| format!(" -d {ip}"))
             .unwrap_or_default();
-        let tail = format!(
-            "{destination}{interface} -p {protocol} --dport {port} -j \"$haproxy_k8s_target\"\n",
-            protocol = rule.protocol,
-            port = rule.port
-        );
+        let what = match (rule.protocol, rule.port) {
+            (Protocol::Tcp, Some(port)) => format!("-p tcp --dport {port}"),
+            (protocol, _) => format!("-p {}", protocol.number()),
+        };
+        let tail = format!("{destination}{interface} {what} -j \"$haproxy_k8s_target\"\n");
         let head = format!("{tool} -w -I \"$haproxy_k8s_chain\"");
         if rule.sources.is_empty() {
             out.push_str(&format!("{head}{tail}"));

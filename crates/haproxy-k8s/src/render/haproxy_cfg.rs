@@ -3,6 +3,7 @@
 //! `user`/`group`/`chroot`/`daemon` (the service manager owns those) and no `master-worker`
 //! keyword (the unit runs `haproxy -Ws`).
 
+use super::{peers, vip_check};
 use crate::plan::*;
 use std::fmt::Write;
 
@@ -30,6 +31,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     );
     global(&mut out, plan);
     defaults(&mut out, plan);
+    peers::peers_section(&mut out, plan);
     if let Some(resolvers) = &plan.resolvers {
         resolvers_section(&mut out, resolvers);
     }
@@ -41,6 +43,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     if let Some(stats) = &plan.stats {
         stats_frontend(&mut out, plan, stats);
     }
+    vip_check::frontend(&mut out, plan);
     out
 }
 
@@ -93,6 +96,7 @@ fn global(out: &mut String, plan: &Plan) {
     if let Some(after) = plan.hard_stop_after {
         line(out, format!("hard-stop-after {after}"));
     }
+    peers::global(out, plan);
     extra(out, &plan.extra.global);
 }
 
@@ -168,6 +172,7 @@ fn backend(out: &mut String, plan: &Plan, cluster: &ClusterPlan) {
     section(out, format!("backend {}", backend_name(&cluster.name)));
     line(out, "mode tcp");
     line(out, format!("balance {}", plan.balance));
+    peers::api_stickiness(out, plan, &cluster.listener);
     match &h.kind {
         CheckKind::Https {
             path,

@@ -2,4 +2,8 @@
 
 pub(crate) mod firewall;
 pub(crate) mod haproxy_cfg;
+pub(crate) mod keepalived;
+mod pair_firewall;
+pub(crate) mod peers;
+mod vip_check;
 pub(crate) mod workloads;

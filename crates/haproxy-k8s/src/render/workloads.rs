@@ -63,11 +63,11 @@ fn sni_match(host: &HostPattern) -> String {
 
 pub(super) fn backends(out: &mut String, plan: &Plan) {
     for backend in &plan.backends {
-        backend_section(out, backend);
+        backend_section(out, plan, backend);
     }
 }
 
-fn backend_section(out: &mut String, backend: &BackendPlan) {
+fn backend_section(out: &mut String, plan: &Plan, backend: &BackendPlan) {
     section(out, format!("backend {}", backend_name(&backend.name)));
     line(out, "mode tcp");
     line(out, format!("balance {}", backend.balance));
@@ -102,7 +102,7 @@ fn backend_section(out: &mut String, backend: &BackendPlan) {
             }
         }
     }
-    for stick in stick_table(backend) {
+    for stick in stick_table(plan, backend) {
         line(out, stick);
     }
     let check = check_arguments(backend);
@@ -125,15 +125,18 @@ fn backend_section(out: &mut String, backend: &BackendPlan) {
     }
 }
 
-/// The stickiness lines of a backend, in one place so that a `peers` section (a load-balancer
-/// pair) can be attached to every stick table here. `type ipv6` holds IPv4 clients too (as
+/// The stickiness lines of a backend; the table joins the `peers` section of a load-balancer
+/// pair when there is one (render/peers.rs), as every stick table does. `type ipv6` holds IPv4 clients too (as
 /// mapped addresses), so one table serves a dual-stack listener; 30m keeps a client on its
 /// node across a break without growing without bound (100k entries ≈ a few MB).
-pub(crate) fn stick_table(backend: &BackendPlan) -> Vec<String> {
+pub(crate) fn stick_table(plan: &Plan, backend: &BackendPlan) -> Vec<String> {
     match backend.sticky {
         Sticky::None => Vec::new(),
         Sticky::Source => vec![
-            "stick-table type ipv6 size 100k expire 30m".to_string(),
+            super::peers::synced(
+                plan,
+                "stick-table type ipv6 size 100k expire 30m".to_string(),
+            ),
             "stick on src".to_string(),
         ],
     }

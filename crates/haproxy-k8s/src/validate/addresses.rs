@@ -83,6 +83,30 @@ pub(crate) fn node_address(value: &str) -> Result<NodeAddress, String> {
     })
 }
 
+/// A unicast IP literal for a machine (peer, VIP, VRRP neighbour): no hostname, not the
+/// unspecified address. Canonical, like every address here.
+pub(crate) fn host_address(value: &str) -> Result<IpAddr, String> {
+    let Some(ip) = ip_literal(value) else {
+        return Err(format!(
+            "{} is not an IP address: use an IPv4 or IPv6 literal",
+            show(value)
+        ));
+    };
+    if ip.is_unspecified() {
+        return Err(format!(
+            "{} is the unspecified address, not a machine's",
+            show(value)
+        ));
+    }
+    if let Some(kind) = not_unicast(ip) {
+        return Err(format!(
+            "{} is a {kind} address, not a machine's",
+            show(value)
+        ));
+    }
+    Ok(ip)
+}
+
 /// RFC 1123 hostnames: labels of `[A-Za-z0-9-]`, 1–63 long, no leading/trailing `-`.
 /// Returned in lower case without the final dot: DNS names compare that way.
 pub(crate) fn hostname(value: &str) -> Result<String, String> {

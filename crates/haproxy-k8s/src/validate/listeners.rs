@@ -5,9 +5,11 @@
 use super::report::Report;
 use crate::plan::{BindAddress, ClusterPlan, Listener, StatsPlan};
 
+/// `others`: further listeners (the peers port, the VIP check) with their option paths.
 pub(super) fn refuse_clashes(
     clusters: &[ClusterPlan],
     stats: Option<&StatsPlan>,
+    others: &[(Listener, String)],
     report: &mut Report,
 ) {
     let mut seen: Vec<(Listener, &str)> = Vec::new();
@@ -15,7 +17,8 @@ pub(super) fn refuse_clashes(
         .iter()
         .map(|c| (c.listener, c.port_option.as_str()));
     let stats_listener = stats.map(|s| (s.listener, s.port_option.as_str()));
-    for (listener, option) in cluster_listeners.chain(stats_listener) {
+    let others = others.iter().map(|(l, option)| (*l, option.as_str()));
+    for (listener, option) in cluster_listeners.chain(stats_listener).chain(others) {
         if let Some((other, other_option)) =
             seen.iter().find(|(other, _)| overlap(other, &listener))
         {

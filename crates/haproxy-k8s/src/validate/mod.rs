@@ -8,10 +8,12 @@ mod fields;
 mod global;
 mod health;
 mod listeners;
+mod peers;
 mod report;
 mod resolvers;
 mod sni;
 mod stats;
+mod vip;
 
 pub use clusters::SHORTHAND_CLUSTER;
 
@@ -67,8 +69,19 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
         .chain(backend_nodes)
         .any(|node| matches!(node.address, NodeAddress::Hostname(_)));
     let resolvers = resolvers::resolvers(input, uses_hostnames, report);
-    if let (Ok(clusters), Ok(stats)) = (&clusters, &stats) {
-        listeners::refuse_clashes(clusters, stats.as_ref(), report);
+    let peers = peers::peers(input, report);
+    let vip = vip::vip(input, &clusters, &peers, report);
+    if let (Ok(clusters), Ok(stats), Ok(peers), Ok(vip)) = (&clusters, &stats, &peers, &vip) {
+        let paths = report.paths();
+        let pair = peers
+            .iter()
+            .map(|p| (p.listener(), p.port_option.clone()))
+            .chain(
+                vip.iter()
+                    .map(|v| (v.check_listener, paths.join("vip.checkPort"))),
+            )
+            .collect::<Vec<_>>();
+        listeners::refuse_clashes(clusters, stats.as_ref(), &pair, report);
     }
 
     Ok(Plan {
@@ -88,6 +101,8 @@ fn build(input: &Input, report: &mut Report) -> Checked<Plan> {
         firewall_interface: firewall_interface?,
         extra: extra?,
         backends: backends?,
+        peers: peers?,
+        vip: vip?,
         warnings: Vec::new(),
     })
 }

@@ -161,7 +161,10 @@ pub fn actual_openings(rules: &[haproxy_k8s::FirewallRule]) -> BTreeSet<Opening>
             rule.sources.len(),
             "a source twice: {rule:?}"
         );
-        let opening = (f, rule.port, rule.destination, sources);
+        let port = rule
+            .port
+            .expect("the generated option sets open TCP ports only");
+        let opening = (f, port, rule.destination, sources);
         assert!(openings.insert(opening), "rule twice: {rule:?}");
     }
     openings
