@@ -24,6 +24,7 @@ pub mod nodes;
 pub mod probe;
 pub mod process;
 pub mod stats;
+pub mod tcplog;
 pub mod topology;
 
 use std::collections::HashMap;

@@ -1,7 +1,8 @@
 //! Testbed benchmarks (issue 4 §5): side by side in one run, printed as Markdown tables.
 //!
 //! `cargo run -p testbed --release --bin testbed-bench [-- SECTION...]` with SECTION among
-//! `data failover balance reload` (default: all). Needs root, ip, haproxy, nft, h2load.
+//! `data failover cuts connect drain balance reload addnode` (default: all; `cuts` runs
+//! `HAPROXY_K8S_BENCH_RUNS` SIGKILL runs per config, default 20). Needs root, ip, haproxy, nft, h2load.
 //! Never a timed assertion: it only measures and prints.
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use apiserver_standin::client::{Proto, WatchEvent};
 use serde_json::{json, Value};
 use testbed::configs::{generate, ours_json, HandCfg};
 use testbed::load::{Load, WatchHolder, WatchLog};
+use testbed::tcplog::TcpLog;
 use testbed::{Host, NodeOpts, Testbed};
 
 fn main() -> Result<()> {
@@ -44,6 +46,12 @@ fn main() -> Result<()> {
     }
     if want("failover") {
         failover(&standin)?;
+    }
+    if want("cuts") {
+        kill_cuts(&standin)?;
+    }
+    if want("cuts-blackhole") {
+        cuts_blackhole(&standin)?;
     }
     if want("connect") {
         connect_timeout(&standin)?;
@@ -100,6 +108,11 @@ fn ours(tb: &Testbed, n: usize, tweak: impl FnOnce(&mut Value)) -> Result<(Strin
 enum Variant {
     Ours,
     OursNoShutdownSessions,
+    /// Ours with `onMarkedDown: shutdown-sessions` (the default before issue 12).
+    OursShutdownSessions,
+    /// Ours with `onMarkedDown: none` and server-side TCP keepalive (issue 12's candidate),
+    /// written through `extraConfig` so it can be measured against any default.
+    OursNoneKeepalive,
     OursConnect5s,
     Kubeadm,
     Seed004,
@@ -112,6 +125,8 @@ impl Variant {
         match self {
             Variant::Ours => "ours (defaults)",
             Variant::OursNoShutdownSessions => "ours, onMarkedDown=none",
+            Variant::OursShutdownSessions => "ours, onMarkedDown=shutdown-sessions",
+            Variant::OursNoneKeepalive => "ours, onMarkedDown=none + srvtcpka 5s/1s×3",
             Variant::OursConnect5s => "ours, timeouts.connect=5s",
             Variant::Kubeadm => "kubeadm HA guide",
             Variant::Seed004 => "seed-004 TCP check",
@@ -128,6 +143,16 @@ impl Variant {
             Variant::Ours => ours(tb, n, |_| {})?.0,
             Variant::OursNoShutdownSessions => {
                 ours(tb, n, |j| j["onMarkedDown"] = json!("none"))?.0
+            }
+            Variant::OursShutdownSessions => {
+                ours(tb, n, |j| j["onMarkedDown"] = json!("shutdown-sessions"))?.0
+            }
+            Variant::OursNoneKeepalive => {
+                ours(tb, n, |j| {
+                    j["onMarkedDown"] = json!("none");
+                    j["extraConfig"] = json!({"defaults": SRVTCPKA});
+                })?
+                .0
             }
             Variant::OursConnect5s => ours(tb, n, |j| j["timeouts"] = json!({"connect": "5s"}))?.0,
             Variant::Kubeadm => {
@@ -146,6 +171,10 @@ impl Variant {
         })
     }
 }
+
+/// Server-side TCP keepalive: probes after 5 s without a byte from the server, 1 s apart,
+/// 3 unanswered ones close the connection (a black-holed node's watches end after about 8 s).
+const SRVTCPKA: &str = "option srvtcpka\nsrvtcpka-idle 5s\nsrvtcpka-intvl 1s\nsrvtcpka-cnt 3";
 
 fn bed(
     standin: &[String],
@@ -285,7 +314,9 @@ fn failover(standin: &[String]) -> Result<()> {
     println!("|---|---|---:|---:|---:|---:|---:|");
     let variants = [
         Variant::Ours,
+        Variant::OursShutdownSessions,
         Variant::OursNoShutdownSessions,
+        Variant::OursNoneKeepalive,
         Variant::OursConnect5s,
         Variant::Kubeadm,
         Variant::Seed004,
@@ -326,6 +357,150 @@ fn kill_run(standin: &[String], v: Variant) -> Result<String> {
         to_down.map(s2).unwrap_or("never".into()),
         rep.failure_window().map(s2).unwrap_or("–".into())
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: streams cut at DOWN although they were not on the SIGKILLed process.
+
+/// What one SIGKILL run left in HAProxy's log and the client's records.
+#[derive(Default)]
+struct CutCount {
+    runs: usize,
+    requests: usize,
+    logged: usize,
+    /// `D…` streams that were not on the killed process (redispatched, never connected, or
+    /// on another server): the cut of issue 12.
+    cuts: usize,
+    /// Streams that had connected to the killed node and ended with an error (unavoidable).
+    on_killed: usize,
+    /// Client requests that failed although they started after the kill.
+    failed_after_kill: usize,
+    /// Frontend streams still open once the load has stopped (HAProxy 3.0.11 can freeze a
+    /// stream shut at DOWN instead of closing it, so it never logs).
+    stuck: usize,
+}
+
+fn kill_cuts(standin: &[String]) -> Result<()> {
+    let runs: usize = std::env::var("HAPROXY_K8S_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let version = testbed::HaproxyVersion::from_env()?;
+    println!(
+        "## Issue 12: streams cut at DOWN that were not on the SIGKILLed process ({runs} SIGKILL runs per config, HAProxy {})\n",
+        version.label()
+    );
+    println!("| config | runs | requests | streams logged | `D` cuts not on the killed process | failed after the kill (client) | streams stuck after the run | errors on the killed process (unavoidable) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let variants = [Variant::OursShutdownSessions, Variant::OursNoShutdownSessions];
+    let mut counts: Vec<CutCount> = variants.iter().map(|_| CutCount::default()).collect();
+    // Interleaved, so both configs see the same machine state.
+    for run in 0..runs {
+        for (v, c) in variants.iter().zip(counts.iter_mut()) {
+            kill_cut_run(standin, *v, c).with_context(|| format!("{} run {run}", v.label()))?;
+        }
+    }
+    for (v, c) in variants.iter().zip(&counts) {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            v.label(),
+            c.runs,
+            c.requests,
+            c.logged,
+            c.cuts,
+            c.failed_after_kill,
+            c.stuck,
+            c.on_killed
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// Waits (bounded) until server `name`'s check health is at its maximum (`rise + fall - 1`).
+fn wait_full_health(tb: &Testbed, name: &str) -> Result<()> {
+    testbed::wait_for(Duration::from_secs(60), Duration::from_millis(100), || {
+        let rows = testbed::stats::show_stat(&tb.admin_socket()).ok()?;
+        let row = testbed::stats::servers(&rows).remove(name)?;
+        let num = |k: &str| row.get(k)?.parse::<u64>().ok();
+        (num("check_health")? + 1 == num("check_rise")? + num("check_fall")?).then_some(())
+    })
+    .map(|_| ())
+    .ok_or_else(|| anyhow!("{name} never reached full health"))
+}
+
+/// Issue 12's candidates under a black hole: how long the watch through the dead node hangs.
+fn cuts_blackhole(standin: &[String]) -> Result<()> {
+    println!("## Issue 12: black hole, watch through the dead node (HAProxy {})\n", testbed::HaproxyVersion::from_env()?.label());
+    println!("| config | scenario | requests | failed | time to DOWN s | failure window s | watch on the node closed after s |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for v in [
+        Variant::OursShutdownSessions,
+        Variant::OursNoShutdownSessions,
+        Variant::OursNoneKeepalive,
+    ] {
+        let row = blackhole_run(standin, v).context("blackhole")?;
+        println!("| {} | c. black hole | {row}", v.label());
+    }
+    println!();
+    Ok(())
+}
+
+fn kill_cut_run(standin: &[String], v: Variant, c: &mut CutCount) -> Result<()> {
+    let tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| v.config(tb, 3))?;
+    let l = load(&tb, 20);
+    if !l.wait_ok(Duration::ZERO, Duration::from_secs(60), |m| m.len() == 3) {
+        bail!("not every node answered");
+    }
+    // A server starts UP at the edge of its health (one failed check marks it DOWN); the
+    // issue's case is a node at full health, DOWN after `fall` failed checks.
+    wait_full_health(&tb, "n2")?;
+    tb.signal_node(2, libc::SIGKILL)?;
+    let t_kill = l.now();
+    tb.wait_state("n2", "DOWN", Duration::from_secs(60))
+        .ok_or_else(|| anyhow!("n2 never DOWN"))?;
+    let t_down = l.now();
+    // Events, not a sleep: traffic goes on after DOWN.
+    if !l.wait_ok(t_down, Duration::from_secs(60), |m| {
+        m.values().sum::<usize>() >= 25
+    }) {
+        bail!("no traffic after DOWN");
+    }
+    let rep = l.stop()?;
+    eprintln!(
+        "{} run {}: kill at {:.2}s, DOWN seen at {:.2}s, {}",
+        v.label(),
+        c.runs,
+        t_kill.as_secs_f64(),
+        t_down.as_secs_f64(),
+        rep.summary()
+    );
+    // Streams of the frontend still open once every client has finished: the last ones
+    // close within a moment (waited for, bounded); a frozen one never does.
+    let open = || {
+        testbed::stats::admin_command(&tb.admin_socket(), "show sess")
+            .map(|s| s.lines().filter(|l| l.contains(" fe=k8s-api.")).count())
+            .unwrap_or(0)
+    };
+    let _ = testbed::wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
+        (open() == 0).then_some(())
+    });
+    let stuck = open();
+    let logs = TcpLog::parse_all(&tb.log("haproxy.log"));
+    c.runs += 1;
+    c.requests += rep.total();
+    c.logged += logs.len();
+    c.cuts += logs
+        .iter()
+        .filter(|s| s.cut_by_down() && !s.was_on("n2"))
+        .count();
+    c.on_killed += logs
+        .iter()
+        .filter(|s| !s.clean() && s.was_on("n2"))
+        .count();
+    c.failed_after_kill += rep.failures_started_after(t_kill).len();
+    c.stuck += stuck;
+    Ok(())
 }
 
 fn blackhole_run(standin: &[String], v: Variant) -> Result<String> {
