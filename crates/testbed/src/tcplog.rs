@@ -63,6 +63,12 @@ impl TcpLog {
         self.termination == "--"
     }
 
+    /// Ended with an error on the proxy or server side: neither clean nor closed by the
+    /// client (`C…`: a client that closes its connection after its answer is logged `CD`).
+    pub fn failed(&self) -> bool {
+        !self.clean() && !self.termination.starts_with('C')
+    }
+
     /// Shut because its server was marked DOWN (`on-marked-down shutdown-sessions`) or
     /// entered maintenance: `D` is the only termination cause that is not a timeout, an
     /// abort by either side or a resource limit.
@@ -91,13 +97,14 @@ mod tests {
         assert_eq!(l.server, "B");
         assert_eq!(l.connect_ms, Some(0));
         assert!(l.cut_by_down() && l.redispatched && l.retries == 1);
-        assert!(!l.was_on("A") && !l.clean());
+        assert!(!l.was_on("A") && !l.clean() && l.failed());
     }
 
     #[test]
     fn never_connected_and_other_lines() {
         let l = TcpLog::parse("10.1.2.100:40000 [25/Nov/2026:14:41:19.070] k8s-api.default k8s-nodes.default/n2 0/-1/3 0 SC 3/3/2/0/3 0/0").unwrap();
         assert_eq!(l.connect_ms, None);
+        assert!(l.failed());
         assert!(!l.was_on("n2") && !l.redispatched && l.retries == 3);
         assert!(TcpLog::parse(
             "[WARNING]  (1) : Server be/A is DOWN, changed from CLI. 1 active and 0 backup"

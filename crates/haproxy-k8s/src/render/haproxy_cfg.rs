@@ -44,7 +44,7 @@ pub(crate) fn render(plan: &Plan) -> String {
 }
 
 /// Appends one indented directive line.
-fn line(out: &mut String, text: impl AsRef<str>) {
+pub(super) fn line(out: &mut String, text: impl AsRef<str>) {
     out.push_str("    ");
     out.push_str(text.as_ref());
     out.push('\n');
@@ -122,6 +122,7 @@ fn defaults(out: &mut String, plan: &Plan) {
         server.push_str(" on-marked-down shutdown-sessions");
     }
     line(out, server);
+    super::server_keepalive::render(out);
     extra(out, &plan.extra.defaults);
 }
 

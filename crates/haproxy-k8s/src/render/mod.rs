@@ -2,3 +2,4 @@
 
 pub(crate) mod firewall;
 pub(crate) mod haproxy_cfg;
+pub(crate) mod server_keepalive;
