@@ -292,29 +292,21 @@ fn sigkill_round(tb: &mut Testbed, round: usize) {
     let rep = l.stop().unwrap();
     let open = wait_no_open_streams(tb);
     let logs = TcpLog::parse_all(&tb.log("haproxy.log")[log_before..]);
-    let on_killed: Vec<&TcpLog> = logs
+    let cuts: Vec<&TcpLog> = logs
         .iter()
-        .filter(|s| s.failed() && s.was_on("n2"))
+        .filter(|s| s.cut_by_down() && !s.was_on("n2"))
         .collect();
-    let others: Vec<&TcpLog> = logs
-        .iter()
-        .filter(|s| s.failed() && !s.was_on("n2"))
-        .collect();
+    let were_on_n2 = logs.iter().filter(|s| s.was_on("n2")).count();
     eprintln!(
         "b round {round}: SIGKILL n2 at {:.2}s, DOWN after {:.2}s and {checks_to_down} failed checks; {}; \
-         {} streams logged, {} ended with an error on the killed process",
+         {} streams logged, {were_on_n2} of them on the killed process",
         secs(t_kill),
         secs(to_down),
         rep.summary(),
         logs.len(),
-        on_killed.len()
     );
-    // Every stream that did not start on the killed process ended cleanly: none cut at DOWN
-    // (`D`, issue 12), none failed on a surviving node.
-    assert!(
-        others.is_empty(),
-        "streams not on the killed process failed: {others:?}"
-    );
+    // Not one stream that was not on the killed process was shut at DOWN (`D`, issue 12).
+    assert!(cuts.is_empty(), "streams cut at DOWN: {cuts:?}");
     // None left open (HAProxy 3.0.11 freezes a stream shut while connecting, see
     // tests/redispatch_cut.rs: it never logs, so only `show sess` shows it).
     assert!(
@@ -322,19 +314,18 @@ fn sigkill_round(tb: &mut Testbed, round: usize) {
         "streams still open after the load: {open:?}"
     );
     // Every client failure can be one of the streams on the killed process (a SIGKILL may
-    // also end them with a FIN, which HAProxy logs as a normal close, so all are counted).
-    let were_on_n2 = logs.iter().filter(|s| s.was_on("n2")).count();
+    // also end them with a FIN, which HAProxy logs as a normal close, so all are counted;
+    // and a stream logged `SD` on a surviving node may still have delivered its answer, so
+    // the client, not the log, says what failed).
     assert!(
         rep.failures().len() <= were_on_n2,
         "{} client failures but only {were_on_n2} streams were on the killed process: {}",
         rep.failures().len(),
         rep.summary()
     );
-    assert!(
-        rep.failures_started_after(t_kill).is_empty(),
-        "requests started after the kill failed: {}",
-        rep.summary()
-    );
+    // (No client-clock rule "nothing that started after the kill fails": the SIGKILL lands
+    // a few milliseconds after `t_kill`, and a request that reached n2 in between is on the
+    // killed process; HAProxy's log above tells them apart.)
     for f in rep.failures() {
         assert!(
             f.end >= t_before_kill,
