@@ -49,9 +49,9 @@ pub struct Input {
     /// none (issue 12): `shutdown-sessions` also kills a stream that is still *connecting*
     /// to the node at the DOWN instant, although `option redispatch` would have saved it:
     /// HAProxy 2.6.12 closes it after its redispatch (log `D-` on another node), 3.0.11
-    /// freezes it (no log, the client waits for its own timeout). Measured over 20 SIGKILL
-    /// runs each: 2 such cuts on 2.6 and 2 on 3.0 with shutdown-sessions, 0 with none
-    /// (docs/benchmarks.md, testbed tests/redispatch_cut.rs reproduces it). Watches through
+    /// freezes it (no log, the client waits for its own timeout). Measured over 40 SIGKILL
+    /// runs per version: 3 such cuts on 2.6 and 3 on 3.0 with shutdown-sessions, 0 with none
+    /// (docs/benchmarks.md; testbed tests/redispatch_cut.rs reproduces it). Watches through
     /// a black-holed node are still closed: by server-side TCP keepalive.
     #[serde(default = "default_on_marked_down")]
     pub on_marked_down: String,
