@@ -502,8 +502,11 @@ in {
 
     onMarkedDown = mkOption {
       type = types.enum ["shutdown-sessions" "none"];
-      default = "shutdown-sessions";
-      description = "What happens to open sessions of a node marked DOWN.";
+      # none (issue 12): shutdown-sessions also kills streams still connecting to the node
+      # at the DOWN instant, which redispatch would have saved (3 + 3 such cuts in 40 + 40
+      # SIGKILL runs on HAProxy 2.6 / 3.0, 0 with none; docs/benchmarks.md).
+      default = "none";
+      description = "What happens to open sessions of a node marked DOWN. `shutdown-sessions` closes them at once (watches through a black-holed node end at DOWN) but also cuts streams that were still connecting to the node and would have been redispatched; with `none` (default) server-side TCP keepalive ends them.";
     };
 
     retries = mkOption {

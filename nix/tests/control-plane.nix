@@ -420,10 +420,16 @@ in
           cp2.succeed(
               "nft add table inet blackhole && "
               "nft add chain inet blackhole input '{ type filter hook input priority -10; }' && "
-              "nft add rule inet blackhole input tcp dport 6443 drop"
+              "nft add rule inet blackhole input tcp dport 6443 drop && "
+              # Both directions, like a node that lost power or its link: with only input
+              # dropped the node keeps retransmitting its watch events, which resets the
+              # router's TCP keepalive timer.
+              "nft add chain inet blackhole output '{ type filter hook output priority -10; }' && "
+              "nft add rule inet blackhole output tcp sport 6443 drop"
           )
           wait_state("k8s-master-2", "DOWN", 60)
-          # on-marked-down shutdown-sessions closes the watches held by the dead node.
+          # Server-side TCP keepalive (option srvtcpka, 5 s idle + 3 x 1 s) closes the watches
+          # held by the dead node (onMarkedDown defaults to none since issue 12).
           client.wait_until_succeeds(
               " && ".join(f"! systemctl is-active --quiet watch-{t}" for t in victims), timeout=30
           )

@@ -49,8 +49,13 @@ pub struct Input {
     /// connections evens the load after a node comes back better than roundrobin does.
     #[serde(default = "default_balance")]
     pub balance: String,
-    /// shutdown-sessions: a node that stops answering checks (black-holed, hung) would
-    /// otherwise keep its watches until the client's keepalive gives up.
+    /// none (issue 12): `shutdown-sessions` also kills a stream that is still *connecting*
+    /// to the node at the DOWN instant, although `option redispatch` would have saved it:
+    /// HAProxy 2.6.12 closes it after its redispatch (log `D-` on another node), 3.0.11
+    /// freezes it (no log, the client waits for its own timeout). Measured over 40 SIGKILL
+    /// runs per version: 3 such cuts on 2.6 and 3 on 3.0 with shutdown-sessions, 0 with none
+    /// (docs/benchmarks.md; testbed tests/redispatch_cut.rs reproduces it). Watches through
+    /// a black-holed node are still closed: by server-side TCP keepalive.
     #[serde(default = "default_on_marked_down")]
     pub on_marked_down: String,
     /// 3 retries with redispatch: a connection refused by a dying node is retried on
@@ -376,7 +381,7 @@ fn default_balance() -> String {
     "leastconn".into()
 }
 fn default_on_marked_down() -> String {
-    "shutdown-sessions".into()
+    "none".into()
 }
 fn default_retries() -> i64 {
     3

@@ -413,7 +413,18 @@ fn assert_structure(out: &haproxy_k8s::Outputs) {
                 ".alert",
                 ".endif",
             ],
-            "defaults" => &["log", "option", "timeout", "retries", "default-server", "#"],
+            "defaults" => &[
+                "log",
+                "option",
+                "timeout",
+                "retries",
+                "default-server",
+                // Server-side TCP keepalive timings (issue 12).
+                "srvtcpka-idle",
+                "srvtcpka-intvl",
+                "srvtcpka-cnt",
+                "#",
+            ],
             "resolvers" => &["parse-resolv-conf", "nameserver", "hold", "timeout"],
             "frontend" => &[
                 "mode",

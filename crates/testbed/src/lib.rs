@@ -26,6 +26,7 @@ pub mod probe;
 pub mod process;
 pub mod sni;
 pub mod stats;
+pub mod tcplog;
 pub mod topology;
 
 use std::collections::HashMap;

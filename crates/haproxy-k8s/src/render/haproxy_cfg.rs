@@ -127,6 +127,7 @@ fn defaults(out: &mut String, plan: &Plan) {
         server.push_str(" on-marked-down shutdown-sessions");
     }
     line(out, server);
+    super::server_keepalive::render(out);
     extra(out, &plan.extra.defaults);
 }
 

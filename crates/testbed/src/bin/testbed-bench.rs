@@ -1,7 +1,8 @@
 //! Testbed benchmarks (issue 4 §5): side by side in one run, printed as Markdown tables.
 //!
 //! `cargo run -p testbed --release --bin testbed-bench [-- SECTION...]` with SECTION among
-//! `data failover connect drain balance reload addnode sni` (default: all). Needs root, ip, haproxy, nft, h2load.
+//! `data failover cuts connect drain balance reload addnode sni` (default: all; `cuts` runs
+//! `HAPROXY_K8S_BENCH_RUNS` SIGKILL runs per config, default 20). Needs root, ip, haproxy, nft, h2load.
 //! Never a timed assertion: it only measures and prints.
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use apiserver_standin::client::{Proto, WatchEvent};
 use serde_json::{json, Value};
 use testbed::configs::{generate, ours_json, HandCfg};
 use testbed::load::{Load, WatchHolder, WatchLog};
+use testbed::tcplog::TcpLog;
 use testbed::{Host, NodeOpts, Testbed};
 
 fn main() -> Result<()> {
@@ -44,6 +46,12 @@ fn main() -> Result<()> {
     }
     if want("failover") {
         failover(&standin)?;
+    }
+    if want("cuts") {
+        kill_cuts(&standin)?;
+    }
+    if want("cuts-blackhole") {
+        cuts_blackhole(&standin)?;
     }
     if want("connect") {
         connect_timeout(&standin)?;
@@ -102,7 +110,10 @@ fn ours(tb: &Testbed, n: usize, tweak: impl FnOnce(&mut Value)) -> Result<(Strin
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     Ours,
-    OursNoShutdownSessions,
+    /// Ours with `onMarkedDown: shutdown-sessions` (the default before issue 12).
+    OursShutdownSessions,
+    /// Ours without server-side TCP keepalive (`no option srvtcpka` through `extraConfig`).
+    OursNoKeepalive,
     OursConnect5s,
     Kubeadm,
     Seed004,
@@ -114,7 +125,10 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Ours => "ours (defaults)",
-            Variant::OursNoShutdownSessions => "ours, onMarkedDown=none",
+            Variant::OursShutdownSessions => {
+                "ours, onMarkedDown=shutdown-sessions (before issue 12)"
+            }
+            Variant::OursNoKeepalive => "ours, without srvtcpka",
             Variant::OursConnect5s => "ours, timeouts.connect=5s",
             Variant::Kubeadm => "kubeadm HA guide",
             Variant::Seed004 => "seed-004 TCP check",
@@ -129,8 +143,14 @@ impl Variant {
         let sock = tb.admin_socket().to_string_lossy().into_owned();
         Ok(match self {
             Variant::Ours => ours(tb, n, |_| {})?.0,
-            Variant::OursNoShutdownSessions => {
-                ours(tb, n, |j| j["onMarkedDown"] = json!("none"))?.0
+            Variant::OursShutdownSessions => {
+                ours(tb, n, |j| j["onMarkedDown"] = json!("shutdown-sessions"))?.0
+            }
+            Variant::OursNoKeepalive => {
+                ours(tb, n, |j| {
+                    j["extraConfig"] = json!({"defaults": "no option srvtcpka"});
+                })?
+                .0
             }
             Variant::OursConnect5s => ours(tb, n, |j| j["timeouts"] = json!({"connect": "5s"}))?.0,
             Variant::Kubeadm => {
@@ -288,7 +308,8 @@ fn failover(standin: &[String]) -> Result<()> {
     println!("|---|---|---:|---:|---:|---:|---:|");
     let variants = [
         Variant::Ours,
-        Variant::OursNoShutdownSessions,
+        Variant::OursShutdownSessions,
+        Variant::OursNoKeepalive,
         Variant::OursConnect5s,
         Variant::Kubeadm,
         Variant::Seed004,
@@ -329,6 +350,153 @@ fn kill_run(standin: &[String], v: Variant) -> Result<String> {
         to_down.map(s2).unwrap_or("never".into()),
         rep.failure_window().map(s2).unwrap_or("–".into())
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: streams cut at DOWN although they were not on the SIGKILLed process.
+
+/// What one SIGKILL run left in HAProxy's log and the client's records.
+#[derive(Default)]
+struct CutCount {
+    runs: usize,
+    requests: usize,
+    logged: usize,
+    /// `D…` streams that were not on the killed process (redispatched, never connected, or
+    /// on another server): the cut of issue 12.
+    cuts: usize,
+    /// Client requests that failed (those in flight on the killed process at the kill are
+    /// unavoidable; the signal lands a few ms after the client's `t_kill`).
+    failed: usize,
+    /// Of them, started at least 1 s after the kill: not on the killed process.
+    failed_late: usize,
+    /// Frontend streams still open once the load has stopped (HAProxy 3.0.11 can freeze a
+    /// stream shut at DOWN instead of closing it, so it never logs).
+    stuck: usize,
+}
+
+fn kill_cuts(standin: &[String]) -> Result<()> {
+    let runs: usize = std::env::var("HAPROXY_K8S_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let version = testbed::HaproxyVersion::from_env()?;
+    println!(
+        "## Issue 12: streams cut at DOWN that were not on the SIGKILLed process ({runs} SIGKILL runs per config, HAProxy {})\n",
+        version.label()
+    );
+    println!("| config | runs | requests | streams logged | `D` cuts not on the killed process | failed requests (client) | of them started ≥ 1 s after the kill | streams stuck after the run |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let variants = [Variant::OursShutdownSessions, Variant::Ours];
+    let mut counts: Vec<CutCount> = variants.iter().map(|_| CutCount::default()).collect();
+    // Interleaved, so both configs see the same machine state.
+    for run in 0..runs {
+        for (v, c) in variants.iter().zip(counts.iter_mut()) {
+            kill_cut_run(standin, *v, c).with_context(|| format!("{} run {run}", v.label()))?;
+        }
+    }
+    for (v, c) in variants.iter().zip(&counts) {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            v.label(),
+            c.runs,
+            c.requests,
+            c.logged,
+            c.cuts,
+            c.failed,
+            c.failed_late,
+            c.stuck
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// Waits (bounded) until server `name`'s check health is at its maximum (`rise + fall - 1`).
+fn wait_full_health(tb: &Testbed, name: &str) -> Result<()> {
+    testbed::wait_for(Duration::from_secs(60), Duration::from_millis(100), || {
+        let rows = testbed::stats::show_stat(&tb.admin_socket()).ok()?;
+        let row = testbed::stats::servers(&rows).remove(name)?;
+        let num = |k: &str| row.get(k)?.parse::<u64>().ok();
+        (num("check_health")? + 1 == num("check_rise")? + num("check_fall")?).then_some(())
+    })
+    .map(|_| ())
+    .ok_or_else(|| anyhow!("{name} never reached full health"))
+}
+
+/// Issue 12's candidates under a black hole: how long the watch through the dead node hangs.
+fn cuts_blackhole(standin: &[String]) -> Result<()> {
+    println!(
+        "## Issue 12: black hole, watch through the dead node (HAProxy {})\n",
+        testbed::HaproxyVersion::from_env()?.label()
+    );
+    println!("| config | scenario | requests | failed | time to DOWN s | failure window s | watch on the node closed after s |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for v in [
+        Variant::OursShutdownSessions,
+        Variant::OursNoKeepalive,
+        Variant::Ours,
+    ] {
+        let row = blackhole_run(standin, v).context("blackhole")?;
+        println!("| {} | c. black hole | {row}", v.label());
+    }
+    println!();
+    Ok(())
+}
+
+fn kill_cut_run(standin: &[String], v: Variant, c: &mut CutCount) -> Result<()> {
+    let tb = bed(standin, 3, 3, &NodeOpts::default(), |tb| v.config(tb, 3))?;
+    let l = load(&tb, 20);
+    if !l.wait_ok(Duration::ZERO, Duration::from_secs(60), |m| m.len() == 3) {
+        bail!("not every node answered");
+    }
+    // A server starts UP at the edge of its health (one failed check marks it DOWN); the
+    // issue's case is a node at full health, DOWN after `fall` failed checks.
+    wait_full_health(&tb, "n2")?;
+    tb.signal_node(2, libc::SIGKILL)?;
+    let t_kill = l.now();
+    tb.wait_state("n2", "DOWN", Duration::from_secs(60))
+        .ok_or_else(|| anyhow!("n2 never DOWN"))?;
+    let t_down = l.now();
+    // Events, not a sleep: traffic goes on after DOWN.
+    if !l.wait_ok(t_down, Duration::from_secs(60), |m| {
+        m.values().sum::<usize>() >= 25
+    }) {
+        bail!("no traffic after DOWN");
+    }
+    let rep = l.stop()?;
+    eprintln!(
+        "{} run {}: kill at {:.2}s, DOWN seen at {:.2}s, {}",
+        v.label(),
+        c.runs,
+        t_kill.as_secs_f64(),
+        t_down.as_secs_f64(),
+        rep.summary()
+    );
+    // Streams of the frontend still open once every client has finished: the last ones
+    // close within a moment (waited for, bounded); a frozen one never does.
+    let open = || {
+        testbed::stats::admin_command(&tb.admin_socket(), "show sess")
+            .map(|s| s.lines().filter(|l| l.contains(" fe=k8s-api.")).count())
+            .unwrap_or(0)
+    };
+    let _ = testbed::wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
+        (open() == 0).then_some(())
+    });
+    let stuck = open();
+    let logs = TcpLog::parse_all(&tb.log("haproxy.log"));
+    c.runs += 1;
+    c.requests += rep.total();
+    c.logged += logs.len();
+    c.cuts += logs
+        .iter()
+        .filter(|s| s.cut_by_down() && !s.was_on("n2"))
+        .count();
+    c.failed += rep.failures().len();
+    c.failed_late += rep
+        .failures_started_after(t_kill + Duration::from_secs(1))
+        .len();
+    c.stuck += stuck;
+    Ok(())
 }
 
 fn blackhole_run(standin: &[String], v: Variant) -> Result<String> {
@@ -496,7 +664,7 @@ fn drain(standin: &[String]) -> Result<()> {
     println!("| config | run | requests | failed | time to DOWN s | failure window s | – |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     let mut all_why = Vec::new();
-    for v in [Variant::Ours, Variant::OursNoShutdownSessions] {
+    for v in [Variant::OursShutdownSessions, Variant::Ours] {
         for run in 1..=3 {
             let (row, why) = rolling_run_at(standin, v, 5)?;
             println!("| {} | {run} | {row}", v.label());
