@@ -81,4 +81,5 @@ exec "$loader" --library-path "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-l
 EOF
 chmod 755 "$bin_dir/haproxy-3.0.new"
 mv "$bin_dir/haproxy-3.0.new" "$bin_dir/haproxy-3.0"
-"$bin_dir/haproxy-3.0" -v | head -1
+# sed, not head: head exiting early would make `haproxy -v` die of SIGPIPE, and pipefail fail the script.
+"$bin_dir/haproxy-3.0" -v | sed -n 1p

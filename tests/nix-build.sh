@@ -225,7 +225,7 @@ note "src: $(jq '.packages.default.srcFiles | length' "$eval_json") files: $(jq 
 
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 (cd "$build/source" && cargo fetch --locked --quiet) || die "cargo fetch --locked failed (crates.io unreachable?)"
-crate_cache="$(ls -d "$cargo_home"/registry/cache/index.crates.io-* | head -n1)"
+crate_cache="$(ls -d "$cargo_home"/registry/cache/index.crates.io-* | sed -n 1p)"
 vendor "$build/source/Cargo.lock" "$crate_cache" "$build/cargo-vendor-dir"
 
 # cargoSetupHook: the vendored source replaces crates.io; the linker is cc.
