@@ -199,23 +199,7 @@ fn backend(out: &mut String, plan: &Plan, cluster: &ClusterPlan) {
     }
     let check = check_arguments(h);
     for node in &cluster.nodes {
-        let mut server = format!("server {} {} check{check}", node.name, endpoint(node));
-        if node.weight != 1 {
-            let _ = write!(server, " weight {}", node.weight);
-        }
-        if node.backup {
-            server.push_str(" backup");
-        }
-        if matches!(node.address, NodeAddress::Hostname(_)) {
-            // init-addr none: resolving at parse time fails where there is no DNS (the Nix
-            // build sandbox), which -dW turns fatal; the resolvers section fills the address
-            // in right after start and follows it when it changes.
-            let _ = write!(
-                server,
-                " resolvers {RESOLVERS_NAME} resolve-prefer ipv4 init-addr none"
-            );
-        }
-        line(out, server);
+        line(out, server_line(node, &check));
     }
     extra(out, &plan.extra.backend);
 }
@@ -342,4 +326,25 @@ fn networks(nets: &[ipnet::IpNet]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A `server` line with its `check` arguments, for the API's and the workloads' backends.
+pub(super) fn server_line(node: &NodePlan, check: &str) -> String {
+    let mut server = format!("server {} {} check{check}", node.name, endpoint(node));
+    if node.weight != 1 {
+        let _ = write!(server, " weight {}", node.weight);
+    }
+    if node.backup {
+        server.push_str(" backup");
+    }
+    if matches!(node.address, NodeAddress::Hostname(_)) {
+        // init-addr none: resolving at parse time fails where there is no DNS (the Nix
+        // build sandbox), which -dW turns fatal; the resolvers section fills the address
+        // in right after start and follows it when it changes.
+        let _ = write!(
+            server,
+            " resolvers {RESOLVERS_NAME} resolve-prefer ipv4 init-addr none"
+        );
+    }
+    server
 }

@@ -1,7 +1,7 @@
 //! Workload traffic in `haproxy.cfg`: the SNI rules of an API frontend and the workload
 //! backends they lead to.
 
-use super::haproxy_cfg::{endpoint, line, section, RESOLVERS_NAME};
+use super::haproxy_cfg::{line, section, server_line};
 use crate::plan::*;
 use std::fmt::Write;
 
@@ -107,21 +107,7 @@ fn backend_section(out: &mut String, plan: &Plan, backend: &BackendPlan) {
     }
     let check = check_arguments(backend);
     for node in &backend.nodes {
-        let mut server = format!("server {} {} check{check}", node.name, endpoint(node));
-        if node.weight != 1 {
-            let _ = write!(server, " weight {}", node.weight);
-        }
-        if node.backup {
-            server.push_str(" backup");
-        }
-        if matches!(node.address, NodeAddress::Hostname(_)) {
-            // As for the API nodes: resolved at runtime, never at parse time.
-            let _ = write!(
-                server,
-                " resolvers {RESOLVERS_NAME} resolve-prefer ipv4 init-addr none"
-            );
-        }
-        line(out, server);
+        line(out, server_line(node, &check));
     }
 }
 
