@@ -14,7 +14,9 @@ use crate::container::Container;
 pub const UNIT: &str = "haproxy-k8s.service";
 
 /// The stand-in store paths of nix/tests/eval/eval.nix, and what replaces each in the container.
-const CONFIG_STORE_PATH: &str = "/nix/store/00000000000000000000000000000000-haproxy-k8s-config";
+/// The generated config's hash follows its derivation (as a real one does), so only its name
+/// is fixed.
+const CONFIG_STORE_NAME: &str = "haproxy-k8s-config";
 const HAPROXY_STORE_PATH: &str = "/nix/store/22222222222222222222222222222222-haproxy";
 const COREUTILS_STORE_PATH: &str = "/nix/store/33333333333333333333333333333333-coreutils";
 /// Debian's kill (procps) takes the same `-USR2 PID` as coreutils'.
@@ -91,7 +93,7 @@ impl Case {
         for (target, source) in etc {
             let source = source.as_str().unwrap_or_default();
             let path = format!("/etc/{target}");
-            if source == format!("{CONFIG_STORE_PATH}/haproxy.cfg") {
+            if store_file_of(source, CONFIG_STORE_NAME) == Some("haproxy.cfg") {
                 c.write(&path, self.haproxy_cfg()?)?;
             } else if source == format!("{HAPROXY_STORE_PATH}/bin/haproxy") {
                 c.link(haproxy, &path)?;
@@ -205,4 +207,33 @@ pub fn show_info(c: &Container, socket: &str) -> Result<Vec<(String, String)>> {
 
 pub fn info_field(info: &[(String, String)], key: &str) -> Option<String> {
     info.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// `file` when `path` is `/nix/store/<32-character hash>-<name>/<file>`.
+fn store_file_of<'a>(path: &'a str, name: &str) -> Option<&'a str> {
+    let rest = path.strip_prefix("/nix/store/")?;
+    let (hash, rest) = rest.split_at_checked(32)?;
+    if !hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    rest.strip_prefix('-')?
+        .strip_prefix(name)?
+        .strip_prefix('/')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_files_are_recognised_by_name_whatever_their_hash() {
+        let path = "/nix/store/bbd852baa7ea4a574ed0b6382fbd9b71-haproxy-k8s-config/haproxy.cfg";
+        assert_eq!(
+            super::store_file_of(path, "haproxy-k8s-config"),
+            Some("haproxy.cfg")
+        );
+        assert_eq!(super::store_file_of(path, "haproxy"), None);
+        assert_eq!(
+            super::store_file_of("/etc/haproxy-k8s-config/haproxy.cfg", "haproxy-k8s-config"),
+            None
+        );
+    }
 }
